@@ -1,0 +1,131 @@
+"""The agent loop: plan, look up the tool, run it, append (task, result), repeat."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from gba_core.errors import InvalidOutputError, LLMUnavailableError
+from gba_core.llm.base import LLM
+from gba_core.planners import Planner
+from gba_core.schema import Request, Step, Trajectory, Usage, scratchpad_of
+from gba_core.tools import Tool, ToolContext, ToolMode
+
+FINAL_ANSWER = "final_answer"
+StepCallback = Callable[[Step], None]
+
+
+class Agent:
+    """``Agent(planner, tools, max_steps=10).run(request) -> Trajectory``.
+
+    ``tool_llm`` is handed to tools through their ``ToolContext`` (the simulator LLM
+    when the tools are simulated twins). A tool that raises becomes an error observation
+    the planner can react to. An unreachable LLM endpoint is not a trajectory outcome:
+    it propagates, so nothing is recorded as a failure of the planner.
+    """
+
+    def __init__(
+        self,
+        planner: Planner,
+        tools: Mapping[str, Tool],
+        *,
+        max_steps: int = 10,
+        tool_llm: LLM | None = None,
+        tool_options: dict[str, Any] | None = None,
+        interactive: bool = False,
+        on_step: StepCallback | None = None,
+        planner_name: str = "",
+        mode: ToolMode = "real",
+    ) -> None:
+        if max_steps < 1:
+            raise ValueError("max_steps must be at least 1")
+        if FINAL_ANSWER not in tools:
+            raise ValueError(f"the tool set has no {FINAL_ANSWER!r} tool")
+        self.planner = planner
+        self.tools = dict(tools)
+        self.max_steps = max_steps
+        self.tool_llm = tool_llm or planner.llm
+        self.tool_options = tool_options or {}
+        self.interactive = interactive
+        self.on_step = on_step
+        self.planner_name = planner_name or type(planner).__name__
+        self.mode = mode
+
+    def run(self, request: str | Request, *, seed: int | None = None) -> Trajectory:
+        if isinstance(request, str):
+            request = Request(text=request)
+        trajectory = Trajectory(
+            request=request,
+            planner=self.planner_name,
+            planner_llm=getattr(self.planner.llm, "spec", ""),
+            tool_mode=self.mode,
+            seed=seed,
+        )
+        ctx = ToolContext(
+            llm=self.tool_llm,
+            rng=random.Random(seed),
+            options=self.tool_options,
+            interactive=self.interactive,
+        )
+        try:
+            for index in range(self.max_steps):
+                step = self._step(index, request.text, trajectory, ctx)
+                trajectory.steps.append(step)
+                if self.on_step:
+                    self.on_step(step)
+                if step.plan and step.plan.selected_tool == FINAL_ANSWER and not step.tool_error:
+                    trajectory.final_answer = step.observation
+                    trajectory.status = "completed"
+                    break
+            else:
+                trajectory.status = "max_steps"
+        except LLMUnavailableError:
+            raise
+        except Exception as exc:
+            trajectory.status = "error"
+            trajectory.error = f"{type(exc).__name__}: {exc}"
+        trajectory.finished_at = datetime.now(UTC)
+        return trajectory
+
+    def _step(self, index: int, request: str, trajectory: Trajectory, ctx: ToolContext) -> Step:
+        scratchpad = scratchpad_of(trajectory.steps)
+        started = time.perf_counter()
+        try:
+            result = self.planner.plan(request, scratchpad)
+        except InvalidOutputError as exc:
+            return Step(
+                index=index,
+                observation=f"Invalid plan: {exc}",
+                invalid_plan=True,
+                planner_usage=Usage(seconds=time.perf_counter() - started),
+            )
+        completion = result.completion
+        usage = Usage(
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            seconds=completion.seconds,
+        )
+        plan = result.plan
+        tool = self.tools.get(plan.selected_tool)
+        started = time.perf_counter()
+        error = False
+        if tool is None:
+            observation, error = f"Error: there is no tool named {plan.selected_tool!r}.", True
+        else:
+            try:
+                observation = tool.run(request, plan.task, scratchpad, ctx)
+            except LLMUnavailableError:
+                raise
+            except Exception as exc:
+                observation, error = f"Error from {tool.name}: {type(exc).__name__}: {exc}", True
+        return Step(
+            index=index,
+            plan=plan,
+            observation=observation,
+            tool_error=error,
+            planner_usage=usage,
+            tool_seconds=time.perf_counter() - started,
+        )

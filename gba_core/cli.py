@@ -1,0 +1,285 @@
+"""The ``gba`` command line. Plugins add their own commands through ``register_commands``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from gba_core import __version__
+from gba_core.errors import GbaError
+
+
+class UsageFailure(click.ClickException):
+    """One line on stderr, exit status 2 (bad input, never a traceback)."""
+
+    exit_code = 2
+
+
+class GbaGroup(click.Group):
+    """Adds plugin commands lazily, and turns ``GbaError`` into ``UsageFailure``."""
+
+    _plugin_commands_for: object = None
+
+    def _ensure_plugin_commands(self) -> None:
+        from gba_core import plugins
+
+        pm = plugins.get_plugin_manager()
+        if self._plugin_commands_for is not pm:
+            self._plugin_commands_for = pm
+            plugins.add_commands(self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._ensure_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._ensure_plugin_commands()
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GbaError as exc:
+            raise UsageFailure(str(exc)) from exc
+
+
+@click.group(cls=GbaGroup)
+@click.version_option(__version__, prog_name="gba")
+def cli() -> None:
+    """gba: LLM agents whose planner writes the next task and picks a tool.
+
+    Tools, simulated tools, planners, LLM backends and commands come from installed
+    plugins (see `gba plugins`). Every role defaults to the embedded Gemma 3 270M model;
+    point a role elsewhere with --llm / --planner-llm / --tool-llm, GBA_<ROLE>_LLM, or a
+    gba.toml [llm] table.
+    """
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@cli.command()
+@click.argument("request")
+@click.option(
+    "--planner",
+    default="zero-shot",
+    show_default=True,
+    help="Planner name (see `gba plugins`): zero-shot, fine-tuned, ...",
+)
+@click.option(
+    "--llm",
+    "llm_all",
+    metavar="SPEC",
+    help="LLM for every role, e.g. llama-cpp:gemma-3-270m or openai:MODEL.",
+)
+@click.option("--planner-llm", metavar="SPEC", help="LLM of the planner (overrides --llm).")
+@click.option(
+    "--tool-llm",
+    metavar="SPEC",
+    help="LLM that real tools use to fill arguments and write answers.",
+)
+@click.option(
+    "--max-steps",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Give up after this many steps without a final answer.",
+)
+@click.option(
+    "--simulated",
+    is_flag=True,
+    help="Use the simulated twins (answered by the simulator LLM) instead of real tools.",
+)
+@click.option("--seed", type=int, default=None, help="Seed for tools' random choices.")
+@click.option(
+    "--cache",
+    "cache_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="SQLite file caching LLM calls: a re-run replays instead of recomputing.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole trajectory as JSON.")
+def run(
+    request: str,
+    planner: str,
+    llm_all: str | None,
+    planner_llm: str | None,
+    tool_llm: str | None,
+    max_steps: int,
+    simulated: bool,
+    seed: int | None,
+    cache_path: str | None,
+    as_json: bool,
+) -> None:
+    """Answer REQUEST with the agent, printing each step's task, tool and result."""
+    from gba_core.agent import Agent
+    from gba_core.config import llm_spec_for
+    from gba_core.llm import get_llm
+    from gba_core.planners import get_planner
+    from gba_core.tools import load_toolset
+
+    if not request.strip():
+        raise UsageFailure("the request is empty")
+    choices = {"default": llm_all, "planner": planner_llm, "tool": tool_llm}
+    mode = "simulated" if simulated else "real"
+    tool_role = "simulator" if simulated else "tool"
+    planner_spec, _ = llm_spec_for("planner", choices)
+    tool_spec, _ = llm_spec_for(tool_role, choices)
+    tools = load_toolset().for_mode(mode)
+    planner_model = get_llm(planner_spec)
+    tool_model = planner_model if tool_spec == planner_spec else get_llm(tool_spec)
+    if cache_path:
+        from gba_core.llm.cache import CachedLLM, CallCache
+
+        cache = CallCache(cache_path)
+        planner_model = CachedLLM(planner_model, cache)
+        tool_model = CachedLLM(tool_model, cache)
+    the_planner = get_planner(planner, tools=tools, llm=planner_model)
+    console = _console(stderr=as_json)
+
+    def show(step: Any) -> None:
+        if as_json:
+            return
+        if step.plan is None:
+            console.print(f"[bold red]step {step.index + 1}[/] invalid plan: {step.observation}")
+            return
+        console.print(
+            f"[bold cyan]step {step.index + 1}[/] [magenta]{step.plan.selected_tool}[/]"
+            f"  {step.planner_usage.seconds:.1f}s"
+        )
+        console.print(f"  [bold]task[/]  {step.plan.task}")
+        style = "red" if step.tool_error else "green"
+        console.print(f"  [bold]result[/] [{style}]{step.observation}[/]")
+
+    agent = Agent(
+        the_planner,
+        tools,
+        max_steps=max_steps,
+        tool_llm=tool_model,
+        interactive=sys.stdin.isatty(),
+        on_step=show,
+        planner_name=planner,
+        mode=mode,
+    )
+    trajectory = agent.run(request.strip(), seed=seed)
+    if as_json:
+        click.echo(trajectory.model_dump_json(indent=2))
+    elif trajectory.status == "completed":
+        console.print(f"\n[bold]Answer:[/] {trajectory.final_answer}")
+    elif trajectory.status == "max_steps":
+        console.print(f"\n[yellow]No final answer within {max_steps} steps.[/]")
+    else:
+        console.print(f"\n[red]Error:[/] {trajectory.error}")
+    if trajectory.status == "error":
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def tools(as_json: bool) -> None:
+    """List installed tools with their plugin, real and simulated sides; flag missing twins."""
+    from gba_core.tools import load_toolset
+
+    toolset = load_toolset()
+    missing = toolset.missing_twins()
+    rows = [
+        {
+            "name": name,
+            "plugin": toolset.origins.get((name, "real"))
+            or toolset.origins.get((name, "simulated")),
+            "real": name in toolset.real,
+            "simulated": name in toolset.simulated,
+            "missing": missing.get(name),
+            "description": toolset.description(name),
+        }
+        for name in toolset.names
+    ]
+    if as_json:
+        _echo_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("name", "plugin", "real", "simulated", "description")
+    for row in rows:
+
+        def mark(side: str, row: dict[str, Any] = row) -> str:
+            return "yes" if row[side] else "[bold red]MISSING[/]"
+
+        table.add_row(
+            row["name"], row["plugin"], mark("real"), mark("simulated"), row["description"]
+        )
+    console = _console()
+    console.print(table)
+    if missing:
+        console.print(f"[red]{len(missing)} tool(s) without a twin: {', '.join(missing)}[/]")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins(as_json: bool) -> None:
+    """List plugins: distribution, version, hooks, and any load error."""
+    from dataclasses import asdict
+
+    from gba_core.plugins import list_plugins
+
+    infos = list_plugins()
+    if as_json:
+        _echo_json([asdict(info) for info in infos])
+        return
+    from rich.table import Table
+
+    table = Table("name", "distribution", "version", "hooks", "error")
+    for info in infos:
+        dist = "(built-in)" if info.builtin else info.distribution or ""
+        table.add_row(
+            info.name,
+            dist,
+            info.version or "",
+            ", ".join(info.hooks),
+            f"[red]{info.error}[/]" if info.error else "",
+        )
+    _console().print(table)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+def llms(as_json: bool) -> None:
+    """List LLM backends and the model each role resolves to."""
+    from gba_core.config import ROLES, llm_spec_for
+    from gba_core.llm import llm_backends
+
+    backends = llm_backends()
+    roles = {role: llm_spec_for(role) for role in ROLES}
+    if as_json:
+        _echo_json(
+            {
+                "backends": {p: b.help for p, b in backends.items()},
+                "roles": {r: {"llm": s, "from": src} for r, (s, src) in roles.items()},
+            }
+        )
+        return
+    from rich.table import Table
+
+    console = _console()
+    table = Table("prefix", "description")
+    for prefix, backend in backends.items():
+        table.add_row(prefix, backend.help)
+    console.print(table)
+    table = Table("role", "llm", "from")
+    for role, (spec, source) in roles.items():
+        table.add_row(role, spec, source)
+    console.print(table)
+
+
+def main() -> None:
+    cli()

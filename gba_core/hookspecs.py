@@ -1,0 +1,76 @@
+"""Every hook a gba plugin can implement.
+
+All hooks use the register-callback style: the core passes a ``register`` callable and
+the plugin calls it once per thing it provides. This lets the core record which plugin
+gave what and reject duplicate names. Implementations may accept a subset of the
+arguments (pluggy's opt-in arguments), so new arguments can be added without breaking
+existing plugins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from gba_core import hookspec
+
+if TYPE_CHECKING:
+    import click
+
+    from gba_core.llm.base import LLM
+    from gba_core.planners import Planner
+    from gba_core.tools import SimulatedTool, Tool
+
+PlannerFactory = Callable[..., "Planner"]
+EvaluatorFactory = Callable[..., Any]
+LLMFactory = Callable[..., "LLM"]
+
+
+@hookspec
+def register_tools(register: Callable[[Tool], None]) -> None:
+    """Register real tools: call ``register(tool)`` once per ``Tool`` instance.
+
+    A tool's ``name`` is a stable identifier (it ends up inside trained planners);
+    two plugins registering the same name is an error naming both.
+    """
+
+
+@hookspec
+def register_simulated_tools(register: Callable[[SimulatedTool], None]) -> None:
+    """Register simulated twins: call ``register(tool)`` once per ``SimulatedTool``.
+
+    A twin has the same name as the real tool it stands in for; the simulator answers
+    through an LLM instead of acting on the world.
+    """
+
+
+@hookspec
+def register_planners(register: Callable[[str, PlannerFactory], None]) -> None:
+    """Register planners: ``register(name, factory)``.
+
+    ``factory(tools=..., llm=..., **options)`` returns an object with the ``Planner``
+    protocol (``plan(request, scratchpad) -> PlanResult``).
+    """
+
+
+@hookspec
+def register_evaluators(register: Callable[[str, EvaluatorFactory], None]) -> None:
+    """Register evaluators (judges, metrics): ``register(name, factory)``.
+
+    ``factory(llm=..., **options)`` returns the evaluator; its interface belongs to the
+    plugin that consumes it (``gba sim`` rates trajectories with judges).
+    """
+
+
+@hookspec
+def register_llms(register: Callable[..., None]) -> None:
+    """Register LLM backends by spec prefix: ``register(prefix, factory, help="...")``.
+
+    A spec ``PREFIX:NAME?key=value`` resolves to ``factory(NAME, **options)``, which
+    returns an object with the ``LLM`` protocol (``complete(messages, ...)``).
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add click commands or groups to the ``gba`` command line (``cli.add_command``)."""

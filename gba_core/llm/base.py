@@ -1,0 +1,82 @@
+"""The LLM protocol every backend implements, and helpers shared by backends."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol, TypedDict, runtime_checkable
+
+from pydantic import BaseModel, Field, ValidationError
+
+from gba_core.errors import InvalidOutputError
+
+
+class Message(TypedDict):
+    role: str  # "system", "user" or "assistant"
+    content: str
+
+
+SchemaLike = type[BaseModel] | dict[str, Any]
+
+
+class Completion(BaseModel):
+    """One LLM answer. ``parsed`` is set when a schema was given: a model instance for a
+    pydantic schema, a plain JSON value for a dict schema."""
+
+    content: str
+    parsed: Any = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    model: str = ""
+    cached: bool = False
+    # Prompt tokens actually evaluated (the rest came from a reused KV-cache prefix).
+    prompt_tokens_evaluated: int | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """A chat model. ``spec`` is the string it was created from (``PREFIX:NAME``)."""
+
+    spec: str
+
+    def complete(
+        self,
+        messages: list[Message],
+        *,
+        schema: SchemaLike | None = None,
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+    ) -> Completion: ...
+
+
+def schema_dict(schema: SchemaLike) -> dict[str, Any]:
+    """The JSON schema of a pydantic model class, or the dict itself."""
+    if isinstance(schema, dict):
+        return schema
+    return schema.model_json_schema()
+
+
+def parse_output(content: str, schema: SchemaLike) -> Any:
+    """Parse JSON output and validate it against a pydantic schema.
+
+    Raises ``InvalidOutputError`` (carrying the raw content) when it does not parse or
+    validate. Dict schemas are only parsed: validation is the decoder's job there.
+    """
+    text = content.strip()
+    if text.startswith("```"):
+        # Some chat models wrap JSON in a fence even when asked for JSON.
+        text = text.strip("`").removeprefix("json").strip()
+    try:
+        if isinstance(schema, dict):
+            return json.loads(text)
+        return schema.model_validate_json(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidOutputError(f"output is not valid JSON: {exc}", content) from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise InvalidOutputError(
+            f"output does not match the schema at {where}: {first['msg']}", content
+        ) from exc

@@ -1,0 +1,115 @@
+"""A content-addressed cache of LLM calls in SQLite, so a re-run replays instead of
+paying again and runs are reproducible.
+
+The key hashes everything that determines the answer: backend spec, messages, schema,
+sampling parameters and seed. Calls with temperature > 0 and no seed are not cached:
+they are meant to differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from gba_core.llm.base import LLM, Completion, Message, SchemaLike, parse_output, schema_dict
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS llm_cache (
+    key TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    completion TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (datetime('now'))
+)
+"""
+
+
+def cache_key(
+    spec: str,
+    messages: list[Message],
+    schema: SchemaLike | None,
+    temperature: float,
+    max_tokens: int | None,
+    seed: int | None,
+) -> str:
+    payload = {
+        "spec": spec,
+        "messages": [dict(m) for m in messages],
+        "schema": schema_dict(schema) if schema is not None else None,
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "seed": seed,
+    }
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class CallCache:
+    """The ``llm_cache`` table in any SQLite file (the runs database in ``gba sim``)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(SCHEMA_SQL)
+        self._db.commit()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT completion FROM llm_cache WHERE key = ?", (key,)
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, key: str, spec: str, completion: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO llm_cache (key, spec, completion) VALUES (?, ?, ?)",
+                (key, spec, json.dumps(completion)),
+            )
+            self._db.commit()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM llm_cache").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class CachedLLM:
+    """Wraps any LLM; same protocol, answers replayed from the cache when possible."""
+
+    def __init__(self, inner: LLM, cache: CallCache) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.spec = inner.spec
+
+    def complete(
+        self,
+        messages: list[Message],
+        *,
+        schema: SchemaLike | None = None,
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+    ) -> Completion:
+        cacheable = temperature <= 0 or seed is not None
+        key = cache_key(self.spec, messages, schema, temperature, max_tokens, seed)
+        if cacheable and (hit := self.cache.get(key)) is not None:
+            completion = Completion.model_validate(hit)
+            completion.cached = True
+            if schema is not None:
+                completion.parsed = parse_output(completion.content, schema)
+            return completion
+        completion = self.inner.complete(
+            messages, schema=schema, temperature=temperature, max_tokens=max_tokens, seed=seed
+        )
+        if cacheable:
+            self.cache.put(key, self.spec, completion.model_dump(mode="json", exclude={"parsed"}))
+        return completion

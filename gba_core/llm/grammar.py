@@ -1,0 +1,166 @@
+"""JSON schema -> llama.cpp GBNF grammar.
+
+Written for the schemas gba hands to models (pydantic's output): objects with
+``properties`` / ``required``, ``$ref`` into ``$defs``, ``enum`` / ``const``, ``anyOf`` /
+``oneOf``, type lists, arrays with item bounds, and strings with length bounds.
+Differences from llama-cpp-python's converter that matter here:
+
+* length bounds use GBNF's ``{m,n}`` repetition (the stock converter nests ``n``
+  optional groups, which for a 500-character bound is a 500-deep grammar stack);
+* numbers have bounded digit counts and strings exclude raw control characters, so
+  a degenerate model cannot write digits or newlines until ``max_tokens`` cuts the JSON;
+* whitespace between tokens is at most one space (no pretty-printing tokens to pay for).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+PRIMITIVES = {
+    "space": '" "?',
+    "char": r'[^"\\\x00-\x1F\x7F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})',
+    "integer": '"-"? ("0" | [1-9] [0-9]{0,15}) space',
+    "number": '"-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})? space',
+    "boolean": '("true" | "false") space',
+    "null": '"null" space',
+    "string": '"\\"" char* "\\"" space',
+    "value": "object | array | string | number | boolean | null",
+    "object": '"{" space (string ":" space value ("," space string ":" space value)*)? "}" space',
+    "array": '"[" space (value ("," space value)*)? "]" space',
+}
+
+
+def literal(text: str) -> str:
+    """A GBNF string literal matching ``text`` exactly."""
+    escaped = (
+        text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+        .replace("\t", "\\t")
+    )
+    return f'"{escaped}"'
+
+
+class _Converter:
+    def __init__(self, root: dict[str, Any]) -> None:
+        self.root = root
+        self.rules: dict[str, str] = {}
+        self._refs: dict[str, str] = {}
+
+    def _name(self, hint: str) -> str:
+        base = re.sub(r"[^a-zA-Z0-9]+", "-", hint).strip("-").lower() or "rule"
+        name, i = base, 1
+        while name in self.rules or name in PRIMITIVES:
+            i += 1
+            name = f"{base}-{i}"
+        return name
+
+    def _primitive(self, name: str) -> str:
+        # Pull in a primitive and every primitive it refers to.
+        if name not in self.rules:
+            self.rules[name] = PRIMITIVES[name]
+            for word in re.findall(r"\b[a-z]+\b", PRIMITIVES[name].replace('"', " ")):
+                if word in PRIMITIVES and word != name:
+                    self._primitive(word)
+        return name
+
+    def _rule(self, hint: str, body: str) -> str:
+        name = self._name(hint)
+        self.rules[name] = body
+        return name
+
+    def _resolve(self, ref: str) -> dict[str, Any]:
+        if not ref.startswith("#/"):
+            raise ValueError(f"only local $ref is supported, got {ref!r}")
+        node: Any = self.root
+        for part in ref[2:].split("/"):
+            node = node[part]
+        return node
+
+    def visit(self, schema: dict[str, Any], hint: str) -> str:
+        """Returns a GBNF expression (usually a rule name) matching ``schema``."""
+        if schema is True or schema == {}:
+            return self._primitive("value")
+        if ref := schema.get("$ref"):
+            if ref not in self._refs:
+                name = self._name(ref.rsplit("/", 1)[-1])
+                self._refs[ref] = name
+                self.rules[name] = ""  # reserve: the definition may refer to itself
+                self.rules[name] = self.visit(self._resolve(ref), name)
+            return self._refs[ref]
+        if "const" in schema:
+            self._primitive("space")
+            return self._rule(hint, literal(json.dumps(schema["const"])) + " space")
+        if "enum" in schema:
+            self._primitive("space")
+            options = " | ".join(literal(json.dumps(v, ensure_ascii=False)) for v in schema["enum"])
+            return self._rule(hint, f"({options}) space")
+        for key in ("anyOf", "oneOf"):
+            if key in schema:
+                alts = [self.visit(s, f"{hint}-{i}") for i, s in enumerate(schema[key])]
+                return self._rule(hint, " | ".join(alts))
+        if "allOf" in schema and len(schema["allOf"]) == 1:
+            return self.visit(schema["allOf"][0], hint)
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            alts = [self.visit({**schema, "type": t}, f"{hint}-{t}") for t in kind]
+            return self._rule(hint, " | ".join(alts))
+        if kind == "object" or "properties" in schema:
+            return self._object(schema, hint)
+        if kind == "array":
+            return self._array(schema, hint)
+        if kind == "string":
+            return self._string(schema, hint)
+        if kind in ("integer", "number", "boolean", "null"):
+            return self._primitive(kind)
+        raise ValueError(f"unsupported schema at {hint!r}: {json.dumps(schema)[:200]}")
+
+    def _string(self, schema: dict[str, Any], hint: str) -> str:
+        low, high = schema.get("minLength", 0), schema.get("maxLength")
+        if not low and high is None:
+            return self._primitive("string")
+        self._primitive("char")
+        self._primitive("space")
+        bound = f"{{{low},{high}}}" if high is not None else f"{{{low},}}"
+        return self._rule(hint, f'"\\"" char{bound} "\\"" space')
+
+    def _array(self, schema: dict[str, Any], hint: str) -> str:
+        self._primitive("space")
+        item = self.visit(schema.get("items", {}), f"{hint}-item")
+        low, high = schema.get("minItems", 0), schema.get("maxItems")
+        more = f'("," space {item})'
+        if high == 0:
+            body = '"[" space "]" space'
+        elif low == 0:
+            tail = f"{more}{{0,{high - 1}}}" if high is not None else f"{more}*"
+            body = f'"[" space ({item} {tail})? "]" space'
+        else:
+            tail = f"{more}{{{low - 1},{high - 1}}}" if high is not None else f"{more}{{{low - 1},}}"
+            body = f'"[" space {item} {tail} "]" space'
+        return self._rule(hint, body)
+
+    def _object(self, schema: dict[str, Any], hint: str) -> str:
+        self._primitive("space")
+        props: dict[str, Any] = schema.get("properties", {})
+        if not props:
+            return self._primitive("object")
+        required = [p for p in props if p in schema.get("required", [])]
+        optional = [p for p in props if p not in required]
+        pairs = {
+            p: f'{literal(json.dumps(p))} space ":" space {self.visit(s, f"{hint}-{p}")}'
+            for p, s in props.items()
+        }
+        parts = [pairs[p] for p in required]
+        body = ' "," space '.join(parts)
+        for p in optional:
+            # Optional properties keep schema order; each may be left out.
+            body += f' ("," space {pairs[p]})?' if body else f" ({pairs[p]})?"
+        return self._rule(hint, f'"{{" space {body} "}}" space')
+
+
+def json_schema_to_gbnf(schema: dict[str, Any]) -> str:
+    converter = _Converter(schema)
+    top = converter.visit(schema, "root-value")
+    lines = [f"root ::= {top}"]
+    lines += [f"{name} ::= {body}" for name, body in converter.rules.items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,151 @@
+"""The ``openai:`` backend: any OpenAI-compatible endpoint through the ``openai`` package.
+
+Structured output uses a strict ``json_schema`` response format. Servers that reject it
+(llama.cpp's server answers HTTP 500 to that form but enforces
+``{"type": "json_object", "schema": ...}``) are switched to the fallback once, and the
+choice is remembered for the endpoint. Every answer is validated with pydantic; timeouts,
+5xx answers and invalid JSON are retried a bounded number of times with backoff.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from gba_core.errors import ConfigError, InvalidOutputError, LLMError, LLMUnavailableError
+from gba_core.llm.base import Completion, Message, SchemaLike, parse_output, schema_dict
+
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_RETRIES = 3
+
+
+def _strictify(schema: Any) -> Any:
+    """OpenAI's strict mode wants every object closed and every property required."""
+    if isinstance(schema, dict):
+        out = {k: _strictify(v) for k, v in schema.items()}
+        if out.get("type") == "object" and "properties" in out:
+            out["additionalProperties"] = False
+            out["required"] = list(out["properties"])
+        return out
+    if isinstance(schema, list):
+        return [_strictify(v) for v in schema]
+    return schema
+
+
+class OpenAICompatLLM:
+    """``openai:MODEL?base_url=...``; ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` apply."""
+
+    # Endpoints known to refuse the json_schema response format (shared per process).
+    _json_object_endpoints: set[str] = set()  # noqa: RUF012
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float | str = DEFAULT_TIMEOUT,
+        retries: int | str = DEFAULT_RETRIES,
+    ) -> None:
+        if not name:
+            raise ConfigError("the openai backend needs a model name: openai:MODEL")
+        import openai
+
+        self.name = name
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        # Local servers need no key, but the client insists on one.
+        key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
+        self.spec = f"openai:{name}"
+        self.retries = int(retries)
+        self._openai = openai
+        self._client = openai.OpenAI(
+            base_url=self.base_url, api_key=key, timeout=float(timeout), max_retries=0
+        )
+
+    def _response_format(self, schema: dict[str, Any]) -> dict[str, Any]:
+        if str(self._client.base_url) in self._json_object_endpoints:
+            return {"type": "json_object", "schema": schema}
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "output", "strict": True, "schema": _strictify(schema)},
+        }
+
+    def _create(self, **kwargs: Any) -> Any:
+        openai = self._openai
+        try:
+            return self._client.chat.completions.create(**kwargs)
+        except openai.APIConnectionError as exc:
+            if isinstance(exc, openai.APITimeoutError):
+                raise
+            raise LLMUnavailableError(
+                f"cannot reach the OpenAI-compatible endpoint at {self._client.base_url}: {exc}"
+            ) from exc
+
+    def complete(
+        self,
+        messages: list[Message],
+        *,
+        schema: SchemaLike | None = None,
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+    ) -> Completion:
+        openai = self._openai
+        kwargs: dict[str, Any] = {
+            "model": self.name,
+            "messages": list(messages),
+            "temperature": temperature,
+        }
+        if max_tokens is not None:
+            kwargs["max_tokens"] = max_tokens
+        if seed is not None:
+            kwargs["seed"] = seed
+        json_schema = schema_dict(schema) if schema is not None else None
+        last_error: Exception | None = None
+        start = time.perf_counter()
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(min(2.0**attempt * 0.5, 20.0))
+            if json_schema is not None:
+                kwargs["response_format"] = self._response_format(json_schema)
+            try:
+                response = self._create(**kwargs)
+            except openai.APIStatusError as exc:
+                fmt = kwargs.get("response_format", {})
+                if fmt.get("type") == "json_schema" and exc.status_code in (400, 422, 500):
+                    # The server does not take OpenAI-style json_schema: use the fallback.
+                    self._json_object_endpoints.add(str(self._client.base_url))
+                    last_error = exc
+                    continue
+                if exc.status_code >= 500 or exc.status_code == 429:
+                    last_error = exc
+                    continue
+                raise LLMError(f"{self.spec}: HTTP {exc.status_code}: {exc.message}") from exc
+            except openai.APITimeoutError as exc:
+                last_error = exc
+                continue
+            choice = response.choices[0]
+            content = choice.message.content or ""
+            usage = response.usage
+            completion = Completion(
+                content=content,
+                prompt_tokens=usage.prompt_tokens if usage else 0,
+                completion_tokens=usage.completion_tokens if usage else 0,
+                seconds=time.perf_counter() - start,
+                model=self.spec,
+                extra={"finish_reason": choice.finish_reason, "attempts": attempt + 1},
+            )
+            if schema is None:
+                return completion
+            try:
+                completion.parsed = parse_output(content, schema)
+            except InvalidOutputError as exc:
+                last_error = exc
+                continue
+            return completion
+        if isinstance(last_error, InvalidOutputError):
+            raise last_error
+        raise LLMError(
+            f"{self.spec}: no valid answer after {self.retries + 1} attempts: {last_error}"
+        )

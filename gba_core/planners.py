@@ -1,0 +1,116 @@
+"""Planners decide the next task and tool. Both built-ins constrain ``selected_tool`` to
+the installed tools; they differ in the prompt:
+
+* ``zero-shot`` lists every tool with its description;
+* ``fine-tuned`` lists nothing: a model fine-tuned on packaged trajectories knows the
+  tools already, so its prompt is short and fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from gba_core.errors import ConfigError
+from gba_core.llm.base import LLM, Completion, Message
+from gba_core.prompts import render_planner_prompt
+from gba_core.schema import Plan, Scratchpad, TeacherPlan, plan_model
+from gba_core.tools import Tool, tool_descriptions
+
+
+@dataclass
+class PlanResult:
+    plan: Plan | TeacherPlan
+    completion: Completion
+
+
+@runtime_checkable
+class Planner(Protocol):
+    llm: LLM
+
+    def plan(self, request: str, scratchpad: Scratchpad) -> PlanResult: ...
+
+
+class PromptPlanner:
+    """A planner defined by a prompt template and a plan schema.
+
+    Subclasses (or plugins) set ``template`` / ``template_package``, ``teacher`` for the
+    teacher's plan fields, and ``with_descriptions`` for tool descriptions in the prompt.
+    """
+
+    template: str = "planner_zero_shot.j2"
+    template_package: str = "gba_core"
+    teacher: bool = False
+    with_descriptions: bool = True
+    max_tokens: int = 600
+
+    def __init__(
+        self,
+        tools: Mapping[str, Tool],
+        llm: LLM,
+        *,
+        temperature: float = 0.0,
+        seed: int | None = None,
+    ) -> None:
+        if not tools:
+            raise ConfigError("a planner needs at least one tool")
+        self.llm = llm
+        self.tool_names = list(tools)
+        self.tools = tool_descriptions(tools) if self.with_descriptions else self.tool_names
+        self.schema: type[BaseModel] = plan_model(self.tool_names, teacher=self.teacher)
+        self.temperature = temperature
+        self.seed = seed
+
+    def messages(self, request: str, scratchpad: Scratchpad) -> list[Message]:
+        return render_planner_prompt(
+            self.template,
+            request=request,
+            scratchpad=scratchpad,
+            tools=self.tools,
+            package=self.template_package,
+        )
+
+    def plan(self, request: str, scratchpad: Scratchpad) -> PlanResult:
+        completion = self.llm.complete(
+            self.messages(request, scratchpad),
+            schema=self.schema,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            seed=self.seed,
+        )
+        base = TeacherPlan if self.teacher else Plan
+        # Store the plain model, not the per-tool-set subclass, so steps serialise cleanly.
+        plan = base.model_validate(completion.parsed.model_dump())
+        return PlanResult(plan=plan, completion=completion)
+
+
+class ZeroShotPlanner(PromptPlanner):
+    template = "planner_zero_shot.j2"
+    with_descriptions = True
+
+
+class FineTunedPlanner(PromptPlanner):
+    template = "planner_fine_tuned.j2"
+    with_descriptions = False
+
+
+PlannerFactory = Callable[..., Any]
+
+
+def planner_factories() -> dict[str, PlannerFactory]:
+    from gba_core.plugins import collect
+
+    def key(name: str, factory: PlannerFactory) -> tuple[str, PlannerFactory]:
+        return name, factory
+
+    return dict(collect("register_planners", "planner", key).items)
+
+
+def get_planner(name: str, *, tools: Mapping[str, Tool], llm: LLM, **options: Any) -> Planner:
+    factories = planner_factories()
+    if name not in factories:
+        raise ConfigError(f"unknown planner {name!r}; installed: {', '.join(sorted(factories))}")
+    return factories[name](tools=tools, llm=llm, **options)

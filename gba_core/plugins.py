@@ -1,0 +1,243 @@
+"""The plugin manager: entry points, built-ins, allow/deny lists, and the registries.
+
+Built-ins are registered exactly like external plugins. Each external entry point loads
+in its own try/except so one broken plugin never bricks the CLI; ``gba plugins`` lists
+it with its error. Hooks are called per implementation so the core knows which plugin
+registered what, and so a failing hook is charged to its plugin.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import import_module, metadata
+from typing import Any, Generic, TypeVar
+
+import pluggy
+
+from gba_core import PROJECT_NAME, __version__, hookspecs
+from gba_core.errors import PluginError
+
+ENTRY_POINT_GROUP = "gba"
+# Built-in plugin name -> module. Names are short because users type them in
+# GBA_DISABLE_PLUGINS and read them in `gba plugins`.
+DEFAULT_PLUGINS = {
+    "core.final_answer": "gba_core.default_plugins.final_answer",
+    "core.planners": "gba_core.default_plugins.planners",
+    "core.llms": "gba_core.default_plugins.llms",
+}
+
+T = TypeVar("T")
+
+
+@dataclass
+class PluginInfo:
+    """What ``gba plugins`` shows about one plugin."""
+
+    name: str
+    builtin: bool = False
+    distribution: str | None = None
+    version: str | None = None
+    entry_point: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class _State:
+    pm: pluggy.PluginManager
+    infos: dict[str, PluginInfo]
+
+
+_state: _State | None = None
+_lock = threading.Lock()
+
+
+def _env_list(name: str) -> set[str] | None:
+    raw = os.environ.get(name)
+    if raw is None:
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _strict() -> bool:
+    return os.environ.get("GBA_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
+
+
+def _selected(name: str, allow: set[str] | None, deny: set[str]) -> bool:
+    if name in deny:
+        return False
+    return allow is None or name in allow
+
+
+def _short_error(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def _load() -> _State:
+    pm = pluggy.PluginManager(PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    infos: dict[str, PluginInfo] = {}
+    allow = _env_list("GBA_PLUGINS")
+    deny = _env_list("GBA_DISABLE_PLUGINS") or set()
+    for name, module_name in DEFAULT_PLUGINS.items():
+        # Built-ins obey the deny list but not the allow list: an allow list names the
+        # external plugins a user wants, and gba is unusable without its built-ins.
+        if name in deny:
+            continue
+        pm.register(import_module(module_name), name=name)
+        infos[name] = PluginInfo(
+            name=name, builtin=True, distribution="gba-core", version=__version__
+        )
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if not _selected(ep.name, allow, deny):
+            continue
+        dist = ep.dist
+        info = PluginInfo(
+            name=ep.name,
+            distribution=dist.metadata["Name"] if dist else None,
+            version=dist.version if dist else None,
+            entry_point=ep.value,
+        )
+        infos[ep.name] = info
+        try:
+            if pm.has_plugin(ep.name):
+                raise PluginError(f"another plugin is already registered as {ep.name!r}")
+            pm.register(ep.load(), name=ep.name)
+        except Exception as exc:
+            if _strict():
+                raise PluginError(
+                    f"plugin {ep.name!r} ({ep.value}) failed to load: {_short_error(exc)}"
+                ) from exc
+            info.error = _short_error(exc)
+    return _State(pm=pm, infos=infos)
+
+
+def _get_state() -> _State:
+    global _state
+    with _lock:
+        if _state is None:
+            _state = _load()
+        return _state
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, loading plugins on first use."""
+    return _get_state().pm
+
+
+def reset() -> None:
+    """Forget loaded plugins so the next call reloads them (tests, env changes)."""
+    global _state
+    with _lock:
+        _state = None
+
+
+def _call_each(hook_name: str, make_kwargs: Callable[[str], dict[str, Any]]) -> None:
+    """Call one hook implementation at a time, in registration order.
+
+    A plugin whose hook raises is recorded as failed and skipped (or, with
+    ``GBA_STRICT_PLUGINS=1``, the error propagates). ``PluginError`` raised by the core
+    itself (duplicate names) always propagates.
+    """
+    state = _get_state()
+    hook = getattr(state.pm.hook, hook_name)
+    for impl in hook.get_hookimpls():
+        plugin = impl.plugin_name
+        kwargs = make_kwargs(plugin)
+        try:
+            impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+        except PluginError:
+            raise
+        except Exception as exc:
+            if _strict():
+                raise PluginError(
+                    f"plugin {plugin!r} failed in {hook_name}: {_short_error(exc)}"
+                ) from exc
+            info = state.infos.setdefault(plugin, PluginInfo(name=plugin))
+            info.error = f"{hook_name}: {_short_error(exc)}"
+
+
+class Registry(Generic[T]):
+    """Named things collected from one hook, with the plugin that gave each one."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.items: dict[str, T] = {}
+        self.origins: dict[str, str] = {}
+
+    def add(self, name: str, item: T, plugin: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"plugin {plugin!r} registered a {self.kind} without a name")
+        if name in self.items:
+            raise PluginError(
+                f"{self.kind} {name!r} is registered by two plugins: "
+                f"{self.origins[name]!r} and {plugin!r}"
+            )
+        self.items[name] = item
+        self.origins[name] = plugin
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.items
+
+    def __getitem__(self, name: str) -> T:
+        return self.items[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def collect(hook_name: str, kind: str, key: Callable[..., tuple[str, T]]) -> Registry[T]:
+    """Run a register-style hook and gather what each plugin registers.
+
+    ``key(*args, **kwargs)`` turns the arguments of one ``register`` call into
+    ``(name, item)``.
+    """
+    registry: Registry[T] = Registry(kind)
+
+    def make_kwargs(plugin: str) -> dict[str, Any]:
+        def register(*args: Any, **kwargs: Any) -> None:
+            name, item = key(*args, **kwargs)
+            registry.add(name, item, plugin)
+
+        return {"register": register}
+
+    _call_each(hook_name, make_kwargs)
+    return registry
+
+
+def add_commands(cli: Any) -> None:
+    """Let every plugin add its commands to the click group ``cli``."""
+    _call_each("register_commands", lambda plugin: {"cli": cli})
+
+
+def list_plugins() -> list[PluginInfo]:
+    """Every plugin that was found, with the hooks it implements and any load error."""
+    state = _get_state()
+    for info in state.infos.values():
+        plugin = state.pm.get_plugin(info.name)
+        info.hooks = (
+            sorted(caller.name for caller in state.pm.get_hookcallers(plugin) or [])
+            if plugin is not None
+            else []
+        )
+    return list(state.infos.values())
+
+
+def register_plugin(plugin: object, name: str) -> None:
+    """Register a plugin object at run time (tests, embedding applications)."""
+    state = _get_state()
+    state.pm.register(plugin, name=name)
+    state.infos[name] = PluginInfo(name=name)
+
+
+def unregister_plugin(name: str) -> None:
+    state = _get_state()
+    state.pm.unregister(name=name)
+    state.infos.pop(name, None)

@@ -1,0 +1,167 @@
+"""The data model: plans, steps, trajectories, requests (pydantic v2)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+# Bounds on free-text plan fields. A base model left unbounded can emit digits until
+# max_tokens cuts the JSON; a bound in the schema becomes a bound in the grammar.
+FIELD_MAX_CHARS = {
+    "user_request": 500,
+    "context_information_summary": 500,
+    "missing_information_or_action": 300,
+    "thoughts": 400,
+    "task": 300,
+}
+
+
+class Plan(BaseModel):
+    """What a planner decides at one step: a task in plain words and the tool for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    context_information_summary: str = Field(
+        description="What is known so far from the request and previous results."
+    )
+    thoughts: str = Field(description="Reasoning about what to do next.")
+    task: str = Field(description="The next task, in plain words, for the selected tool.")
+    selected_tool: str = Field(description="Name of the tool that performs the task.")
+
+
+class TeacherPlan(BaseModel):
+    """The teacher's plan adds two fields that help it reason; packaging drops them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_request: str = Field(description="The user's request, restated.")
+    context_information_summary: str = Field(
+        description="What is known so far from the request and previous results."
+    )
+    missing_information_or_action: str = Field(
+        description="What is still missing or still has to be done."
+    )
+    thoughts: str = Field(description="Reasoning about what to do next.")
+    task: str = Field(description="The next task, in plain words, for the selected tool.")
+    selected_tool: str = Field(description="Name of the tool that performs the task.")
+
+    def to_plan(self) -> Plan:
+        return Plan(**self.model_dump(include=set(Plan.model_fields)))
+
+
+def plan_model(tool_names: Sequence[str], *, teacher: bool = False) -> type[BaseModel]:
+    """A plan model whose ``selected_tool`` only admits ``tool_names`` and whose strings
+    are bounded, so a constrained decoder cannot produce a tool that does not exist."""
+    if not tool_names:
+        raise ValueError("a plan needs at least one tool name")
+    base = TeacherPlan if teacher else Plan
+    fields: dict[str, Any] = {}
+    for name, info in base.model_fields.items():
+        if name == "selected_tool":
+            annotation: Any = Literal[tuple(tool_names)]  # type: ignore[valid-type]
+            fields[name] = (annotation, Field(description=info.description))
+        else:
+            fields[name] = (
+                str,
+                Field(description=info.description, max_length=FIELD_MAX_CHARS[name]),
+            )
+    return create_model(base.__name__, __base__=base, **fields)
+
+
+def plan_schema(tool_names: Sequence[str], *, teacher: bool = False) -> dict[str, Any]:
+    """The JSON schema handed to the LLM for a tool set (``selected_tool`` is an enum)."""
+    return plan_model(tool_names, teacher=teacher).model_json_schema()
+
+
+class ScratchpadEntry(BaseModel):
+    """One previous (task, result) pair, as the planner sees it."""
+
+    task: str
+    tool: str
+    result: str
+
+
+Scratchpad = list[ScratchpadEntry]
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            seconds=self.seconds + other.seconds,
+        )
+
+
+class Step(BaseModel):
+    """One step: the plan (None when the planner's output was invalid), the observation."""
+
+    index: int
+    plan: Plan | TeacherPlan | None = None
+    observation: str
+    tool_error: bool = False
+    invalid_plan: bool = False
+    planner_usage: Usage = Field(default_factory=Usage)
+    tool_seconds: float = 0.0
+
+
+TrajectoryStatus = Literal["completed", "max_steps", "error"]
+
+
+class Request(BaseModel):
+    """A user request, optionally labelled for simulation datasets."""
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
+    text: str = Field(min_length=1)
+    topic: str | None = None
+    category: str | None = None
+    split: str | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Trajectory(BaseModel):
+    """A whole run of the agent on one request."""
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    request: Request
+    steps: list[Step] = Field(default_factory=list)
+    final_answer: str | None = None
+    status: TrajectoryStatus = "error"
+    error: str | None = None
+    planner: str = ""
+    planner_llm: str = ""
+    tool_mode: Literal["real", "simulated"] = "real"
+    seed: int | None = None
+    started_at: datetime = Field(default_factory=_now)
+    finished_at: datetime | None = None
+
+    @property
+    def scratchpad(self) -> Scratchpad:
+        return scratchpad_of(self.steps)
+
+
+def scratchpad_of(steps: Sequence[Step]) -> Scratchpad:
+    entries = []
+    for step in steps:
+        if step.plan is None:
+            entries.append(
+                ScratchpadEntry(task="(no valid plan)", tool="-", result=step.observation)
+            )
+        else:
+            entries.append(
+                ScratchpadEntry(
+                    task=step.plan.task, tool=step.plan.selected_tool, result=step.observation
+                )
+            )
+    return entries

@@ -1,0 +1,244 @@
+"""Tools: real ones act on the world, simulated twins answer through an LLM.
+
+A tool receives the user's request, the planner's task in plain words, the scratchpad
+of previous (task, result) pairs, and a ``ToolContext`` carrying the LLM of its role
+(the tool LLM for real tools, the simulator LLM for twins) and a random generator
+seeded per trajectory, so failure injection replays exactly.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import random
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_type_hints
+
+from pydantic import BaseModel, Field, create_model
+
+from gba_core.errors import PluginError
+from gba_core.llm.base import LLM
+from gba_core.prompts import render_messages
+from gba_core.schema import Scratchpad
+
+TOOL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+ToolMode = Literal["real", "simulated"]
+
+
+@dataclass
+class ToolContext:
+    """What a tool may use while it runs."""
+
+    llm: LLM
+    rng: random.Random = field(default_factory=random.Random)
+    options: dict[str, Any] = field(default_factory=dict)
+    interactive: bool = False
+
+
+class Tool:
+    """A real tool. Subclasses set ``name`` and ``description`` and implement ``run``."""
+
+    name: str = ""
+    description: str = ""
+
+    def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class SimulatedTool(Tool):
+    """An LLM-backed twin. By default it renders ``simulated_tool.j2`` (or the
+    ``template`` of a subclass, from ``template_package``) and returns the simulator's
+    answer."""
+
+    template: str = "simulated_tool.j2"
+    template_package: str = "gba_core"
+    max_tokens: int = 300
+
+    def __init__(self, name: str = "", description: str = "") -> None:
+        if name:
+            self.name = name
+        if description:
+            self.description = description
+
+    def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
+        messages = render_messages(
+            self.template,
+            package=self.template_package,
+            name=self.name,
+            description=self.description,
+            request=request,
+            task=task,
+            scratchpad=scratchpad,
+        )
+        return ctx.llm.complete(messages, max_tokens=self.max_tokens).content.strip()
+
+
+_DOC_SECTION = re.compile(r"^(Args|Arguments|Parameters|Params)\s*:?\s*$", re.I)
+_DOC_OTHER_SECTION = re.compile(r"^[A-Z]\w*( \w+)?\s*:\s*$")
+_DOC_ARG = re.compile(r"^\s*\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
+_DOC_SPHINX = re.compile(r"^\s*:param\s+(?:[\w\[\], |]+\s+)?(\w+)\s*:\s*(.*)$")
+
+
+def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
+    """The first paragraph and the per-argument descriptions of a Google-style
+    (``Args:`` section) or Sphinx-style (``:param x:``) docstring."""
+    lines = inspect.cleandoc(doc or "").splitlines()
+    summary: list[str] = []
+    for line in lines:
+        if not line.strip() or _DOC_SECTION.match(line) or _DOC_SPHINX.match(line):
+            break
+        summary.append(line.strip())
+    args: dict[str, str] = {}
+    in_args = False
+    current: str | None = None
+    arg_indent: int | None = None
+    for line in lines[len(summary) :]:
+        indent = len(line) - len(line.lstrip())
+        if m := _DOC_SPHINX.match(line):
+            current, args[m.group(1)] = m.group(1), m.group(2).strip()
+            continue
+        if _DOC_SECTION.match(line):
+            in_args, current, arg_indent = True, None, None
+            continue
+        if _DOC_OTHER_SECTION.match(line):
+            in_args, current = False, None
+            continue
+        m = _DOC_ARG.match(line) if in_args else None
+        if m and (arg_indent is None or indent <= arg_indent):
+            arg_indent = indent
+            current, args[m.group(1)] = m.group(1), m.group(2).strip()
+        elif current and line.strip() and indent > 0:
+            args[current] = f"{args[current]} {line.strip()}".strip()
+    return " ".join(summary), args
+
+
+class FunctionTool(Tool):
+    """A typed function as a tool.
+
+    The argument model comes from the signature and docstring; the tool LLM fills it
+    through schema-guided output and the function is called with the validated values
+    (no ``exec`` of generated code). A parameter annotated ``ToolContext`` receives the
+    context instead of an LLM-filled value. The result is returned as text (JSON for
+    non-string results).
+    """
+
+    template: str = "function_tool.j2"
+
+    def __init__(
+        self, func: Callable[..., Any], *, name: str | None = None, description: str | None = None
+    ) -> None:
+        self.func = func
+        self.name = name or func.__name__
+        summary, arg_docs = parse_docstring(func.__doc__)
+        self.description = description or summary
+        if not self.description:
+            raise ValueError(f"function tool {self.name!r} needs a docstring or a description")
+        hints = get_type_hints(func)
+        fields: dict[str, Any] = {}
+        self._ctx_param: str | None = None
+        for param in inspect.signature(func).parameters.values():
+            annotation = hints.get(param.name, str)
+            if annotation is ToolContext:
+                self._ctx_param = param.name
+                continue
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise ValueError(f"function tool {self.name!r}: *args/**kwargs are not supported")
+            default = ... if param.default is inspect.Parameter.empty else param.default
+            fields[param.name] = (
+                annotation,
+                Field(default=default, description=arg_docs.get(param.name)),
+            )
+        model_name = "".join(part.title() for part in self.name.split("_")) + "Arguments"
+        self.args_model: type[BaseModel] = create_model(model_name, **fields)
+
+    def fill_arguments(
+        self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext
+    ) -> BaseModel:
+        messages = render_messages(
+            self.template,
+            name=self.name,
+            description=self.description,
+            request=request,
+            task=task,
+            scratchpad=scratchpad,
+        )
+        return ctx.llm.complete(messages, schema=self.args_model, max_tokens=512).parsed
+
+    def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
+        arguments = self.fill_arguments(request, task, scratchpad, ctx)
+        kwargs = dict(arguments)
+        if self._ctx_param:
+            kwargs[self._ctx_param] = ctx
+        result = self.func(**kwargs)
+        return result if isinstance(result, str) else json.dumps(result, default=str)
+
+
+@dataclass
+class ToolSet:
+    """The installed tools: real ones and simulated twins, paired by name."""
+
+    real: dict[str, Tool] = field(default_factory=dict)
+    simulated: dict[str, Tool] = field(default_factory=dict)
+    origins: dict[tuple[str, ToolMode], str] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return list(dict.fromkeys([*self.real, *self.simulated]))
+
+    def missing_twins(self) -> dict[str, ToolMode]:
+        """Tool name -> which side is missing."""
+        missing: dict[str, ToolMode] = {}
+        for name in self.names:
+            if name not in self.simulated:
+                missing[name] = "simulated"
+            elif name not in self.real:
+                missing[name] = "real"
+        return missing
+
+    def for_mode(self, mode: ToolMode, *, allow_unpaired: bool = True) -> dict[str, Tool]:
+        if not allow_unpaired and (missing := self.missing_twins()):
+            listed = ", ".join(f"{n} (no {side} tool)" for n, side in missing.items())
+            raise PluginError(f"unpaired tools: {listed}")
+        return dict(self.real if mode == "real" else self.simulated)
+
+    def description(self, name: str) -> str:
+        tool = self.real.get(name) or self.simulated[name]
+        return tool.description
+
+
+def _tool_key(kind: type[Tool]) -> Callable[[Any], tuple[str, Tool]]:
+    def key(tool: Any) -> tuple[str, Tool]:
+        if not isinstance(tool, kind):
+            raise PluginError(f"register() expects a {kind.__name__}, got {tool!r}")
+        if not TOOL_NAME.match(tool.name or ""):
+            raise PluginError(
+                f"tool name {tool.name!r} must be lower_snake_case (letters, digits, _)"
+            )
+        if not tool.description:
+            raise PluginError(f"tool {tool.name!r} has no description")
+        return tool.name, tool
+
+    return key
+
+
+def load_toolset() -> ToolSet:
+    """Collect every real and simulated tool the loaded plugins register."""
+    from gba_core.plugins import collect
+
+    real = collect("register_tools", "tool", _tool_key(Tool))
+    simulated = collect("register_simulated_tools", "simulated tool", _tool_key(SimulatedTool))
+    origins: dict[tuple[str, ToolMode], str] = {}
+    for name, plugin in real.origins.items():
+        origins[(name, "real")] = plugin
+    for name, plugin in simulated.origins.items():
+        origins[(name, "simulated")] = plugin
+    return ToolSet(real=real.items, simulated=simulated.items, origins=origins)
+
+
+def tool_descriptions(tools: Mapping[str, Tool]) -> dict[str, str]:
+    return {name: tool.description for name, tool in tools.items()}
