@@ -125,11 +125,12 @@ def run(
     from gba_core.agent import Agent
     from gba_core.config import llm_spec_for
     from gba_core.llm import get_llm
-    from gba_core.planners import get_planner
+    from gba_core.planners import planner_factory
     from gba_core.tools import load_toolset
 
     if not request.strip():
         raise UsageFailure("the request is empty")
+    make_planner = planner_factory(planner)  # before any model loads: a typo fails fast
     choices = {"default": llm_all, "planner": planner_llm, "tool": tool_llm}
     mode = "simulated" if simulated else "real"
     tool_role = "simulator" if simulated else "tool"
@@ -144,7 +145,7 @@ def run(
         cache = CallCache(cache_path)
         planner_model = CachedLLM(planner_model, cache)
         tool_model = CachedLLM(tool_model, cache)
-    the_planner = get_planner(planner, tools=tools, llm=planner_model)
+    the_planner = make_planner(tools=tools, llm=planner_model)
     console = _console(stderr=as_json)
 
     def show(step: Any) -> None:

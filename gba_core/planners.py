@@ -109,8 +109,12 @@ def planner_factories() -> dict[str, PlannerFactory]:
     return dict(collect("register_planners", "planner", key).items)
 
 
-def get_planner(name: str, *, tools: Mapping[str, Tool], llm: LLM, **options: Any) -> Planner:
+def planner_factory(name: str) -> PlannerFactory:
     factories = planner_factories()
     if name not in factories:
         raise ConfigError(f"unknown planner {name!r}; installed: {', '.join(sorted(factories))}")
-    return factories[name](tools=tools, llm=llm, **options)
+    return factories[name]
+
+
+def get_planner(name: str, *, tools: Mapping[str, Tool], llm: LLM, **options: Any) -> Planner:
+    return planner_factory(name)(tools=tools, llm=llm, **options)

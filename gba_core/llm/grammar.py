@@ -35,7 +35,10 @@ PRIMITIVES = {
 def literal(text: str) -> str:
     """A GBNF string literal matching ``text`` exactly."""
     escaped = (
-        text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+        text.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
         .replace("\t", "\\t")
     )
     return f'"{escaped}"'
@@ -135,7 +138,9 @@ class _Converter:
             tail = f"{more}{{0,{high - 1}}}" if high is not None else f"{more}*"
             body = f'"[" space ({item} {tail})? "]" space'
         else:
-            tail = f"{more}{{{low - 1},{high - 1}}}" if high is not None else f"{more}{{{low - 1},}}"
+            tail = (
+                f"{more}{{{low - 1},{high - 1}}}" if high is not None else f"{more}{{{low - 1},}}"
+            )
             body = f'"[" space {item} {tail} "]" space'
         return self._rule(hint, body)
 

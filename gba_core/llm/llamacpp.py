@@ -18,6 +18,7 @@ holds its lock: llama.cpp contexts are not thread-safe.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import json
 import os
@@ -266,6 +267,16 @@ def _hits_stop(pieces: list[bytes], stops: tuple[str, ...]) -> bool:
 
 _models: dict[tuple[str, str | None, int], _LoadedModel] = {}
 _models_lock = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    # Close while the interpreter is still whole; llama-cpp-python's __del__ at
+    # shutdown otherwise prints "Exception ignored" tracebacks.
+    with _models_lock:
+        for loaded in _models.values():
+            loaded.llama.close()
+        _models.clear()
 
 
 def _load(path: Path, lora: Path | None, n_ctx: int, n_threads: int) -> _LoadedModel:

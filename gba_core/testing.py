@@ -1,0 +1,110 @@
+"""Test kit for gba and its plugins, loaded by pytest through the ``pytest11`` entry point.
+
+Fixtures:
+
+* ``scripted_llm`` — a fresh ``ScriptedLLM`` (queued answers, records calls);
+* ``register_plugin`` — ``register_plugin(obj, name=None)`` registers a plugin object
+  (a module, class or instance with ``@hookimpl`` functions) and unregisters it after
+  the test;
+* ``scripted_backend`` — registers the ``scripted:`` LLM prefix answering from
+  ``scripted_llm``, so CLI tests can pass ``--llm scripted:test``;
+* ``fresh_plugins`` — reloads plugins from scratch before and after the test (use with
+  ``monkeypatch.setenv`` for ``GBA_PLUGINS`` and friends).
+
+``check_tool_pair(real, simulated)`` is the conformance check a tool plugin runs on each
+of its real/simulated pairs.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from gba_core import hookimpl, plugins
+from gba_core.llm.scripted import ScriptedLLM
+from gba_core.schema import ScratchpadEntry
+from gba_core.tools import TOOL_NAME, SimulatedTool, Tool, ToolContext
+
+__all__ = ["ScriptedLLM", "check_tool_pair"]
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def scripted_llm() -> ScriptedLLM:
+    return ScriptedLLM()
+
+
+@pytest.fixture
+def register_plugin() -> Iterator[Callable[..., str]]:
+    names: list[str] = []
+
+    def register(plugin: object, name: str | None = None) -> str:
+        name = name or f"test-plugin-{next(_counter)}"
+        plugins.register_plugin(plugin, name)
+        names.append(name)
+        return name
+
+    yield register
+    for name in reversed(names):
+        plugins.unregister_plugin(name)
+
+
+@pytest.fixture
+def scripted_backend(register_plugin: Callable[..., str], scripted_llm: ScriptedLLM) -> ScriptedLLM:
+    class ScriptedBackend:
+        @hookimpl
+        def register_llms(self, register: Callable[..., None]) -> None:
+            def factory(name: str, **options: Any) -> ScriptedLLM:
+                scripted_llm.spec = f"scripted:{name}"
+                return scripted_llm
+
+            register("scripted", factory, help="scripted answers for tests")
+
+    register_plugin(ScriptedBackend(), "scripted-backend")
+    return scripted_llm
+
+
+@pytest.fixture
+def fresh_plugins() -> Iterator[None]:
+    plugins.reset()
+    yield
+    plugins.reset()
+
+
+def check_tool_pair(
+    real: Tool,
+    simulated: SimulatedTool,
+    *,
+    request: str = "Help me with my plans for Saturday.",
+    task: str = "Do what the tool does for Saturday's plans.",
+    simulated_answer: str = "Done: the simulated result for Saturday.",
+) -> None:
+    """Assert that a real tool and its simulated twin honour the tool contract.
+
+    Checks names, descriptions and types, then runs the twin on a scripted simulator
+    LLM and checks that it asked the LLM about the task and returned the answer as text.
+    Real tools act on the world, so their plugin tests run them against real services.
+    """
+    assert isinstance(real, Tool) and not isinstance(real, SimulatedTool), (
+        f"{real!r} must be a Tool and not a SimulatedTool"
+    )
+    assert isinstance(simulated, SimulatedTool), f"{simulated!r} must be a SimulatedTool"
+    assert TOOL_NAME.match(real.name), f"tool name {real.name!r} is not lower_snake_case"
+    assert real.name == simulated.name, f"names differ: {real.name!r} vs {simulated.name!r}"
+    assert real.description.strip(), f"{real.name}: empty description"
+    assert real.description == simulated.description, (
+        f"{real.name}: the twin's description differs from the real tool's"
+    )
+    llm = ScriptedLLM(default=simulated_answer)
+    scratchpad = [ScratchpadEntry(task="Look up the weather", tool="x", result="Sunny, 21 °C")]
+    ctx = ToolContext(llm=llm)
+    result = simulated.run(request, task, scratchpad, ctx)
+    assert isinstance(result, str) and result.strip(), f"{simulated.name}: empty simulated result"
+    assert llm.calls, f"{simulated.name}: the twin did not ask the simulator LLM"
+    assert any(task in call.prompt for call in llm.calls), (
+        f"{simulated.name}: the simulator was not shown the task"
+    )

@@ -1,0 +1,135 @@
+import pytest
+
+from gba_core.agent import Agent
+from gba_core.errors import InvalidOutputError, LLMUnavailableError
+from gba_core.llm.scripted import ScriptedLLM
+from gba_core.planners import ZeroShotPlanner
+from gba_core.tools import SimulatedTool, Tool
+
+
+class Lookup(Tool):
+    name = "lookup"
+    description = "Look up a fact."
+
+    def __init__(self):
+        self.seen = []
+
+    def run(self, request, task, scratchpad, ctx):
+        self.seen.append((task, [e.result for e in scratchpad], ctx.rng.random()))
+        return "The Eiffel Tower is 330 m tall."
+
+
+class Broken(Tool):
+    name = "broken"
+    description = "Always fails."
+
+    def run(self, request, task, scratchpad, ctx):
+        raise ConnectionError("calendar server down")
+
+
+class Answer(Tool):
+    name = "final_answer"
+    description = "Answer."
+
+    def run(self, request, task, scratchpad, ctx):
+        return ctx.llm.complete([{"role": "user", "content": task}]).content
+
+
+def plan(tool, task="do it"):
+    return {
+        "context_information_summary": "-",
+        "thoughts": "-",
+        "task": task,
+        "selected_tool": tool,
+    }
+
+
+def make_agent(responses, tools=None, **kwargs):
+    llm = ScriptedLLM(responses)
+    tools = tools or {"lookup": Lookup(), "broken": Broken(), "final_answer": Answer()}
+    return Agent(ZeroShotPlanner(tools, llm), tools, **kwargs), llm, tools
+
+
+def test_run_completes_with_final_answer_and_feeds_results_back():
+    steps = []
+    agent, llm, _ = make_agent(
+        [plan("lookup", "Find the height"), plan("final_answer", "Say 330 m"), "It is 330 m tall."],
+        on_step=steps.append,
+    )
+    trajectory = agent.run("How tall is the Eiffel Tower?")
+    assert trajectory.status == "completed"
+    assert trajectory.final_answer == "It is 330 m tall."
+    assert [s.plan.selected_tool for s in trajectory.steps] == ["lookup", "final_answer"]
+    assert steps == trajectory.steps
+    # the second planner call saw the first result in its prompt
+    assert "330 m tall" in llm.calls[1].prompt
+    assert trajectory.steps[0].planner_usage.prompt_tokens > 0
+    assert trajectory.finished_at is not None
+
+
+def test_tool_exception_becomes_an_observation_and_the_run_goes_on():
+    agent, _, _ = make_agent(
+        [plan("broken"), plan("final_answer", "Say sorry"), "Sorry, the calendar is down."]
+    )
+    trajectory = agent.run("Add a meeting")
+    first = trajectory.steps[0]
+    assert first.tool_error
+    assert "ConnectionError" in first.observation and "calendar server down" in first.observation
+    assert trajectory.status == "completed"
+
+
+def test_max_steps_without_final_answer():
+    agent, _, _ = make_agent([plan("lookup")] * 3, max_steps=3)
+    trajectory = agent.run("Loop forever")
+    assert trajectory.status == "max_steps"
+    assert len(trajectory.steps) == 3 and trajectory.final_answer is None
+
+
+def test_invalid_plan_is_recorded_and_the_planner_is_told():
+    agent, llm, _ = make_agent(
+        [InvalidOutputError("output cut", "{"), plan("final_answer", "ok"), "ok"]
+    )
+    trajectory = agent.run("Anything")
+    assert trajectory.steps[0].invalid_plan and trajectory.steps[0].plan is None
+    assert "Invalid plan" in llm.calls[1].prompt
+    assert trajectory.status == "completed"
+
+
+def test_unexpected_error_ends_the_run_with_status_error():
+    agent, _, _ = make_agent([RuntimeError("model crashed")])
+    trajectory = agent.run("Anything")
+    assert trajectory.status == "error" and "model crashed" in trajectory.error
+
+
+def test_unreachable_llm_propagates():
+    agent, _, _ = make_agent([LLMUnavailableError("connection refused")])
+    with pytest.raises(LLMUnavailableError):
+        agent.run("Anything")
+
+
+def test_seed_makes_tool_randomness_replayable():
+    results = []
+    for _ in range(2):
+        agent, _, tools = make_agent([plan("lookup"), plan("final_answer"), "done"])
+        agent.run("x", seed=42)
+        results.append(tools["lookup"].seen[0][2])
+    assert results[0] == results[1]
+
+
+def test_agent_needs_final_answer_and_positive_max_steps():
+    with pytest.raises(ValueError, match="final_answer"):
+        make_agent([], tools={"lookup": Lookup()})
+    with pytest.raises(ValueError, match="max_steps"):
+        make_agent([], max_steps=0)
+
+
+def test_simulated_tools_use_the_tool_llm():
+    twin = SimulatedTool("lookup", "Look up a fact.")
+    tools = {"lookup": twin, "final_answer": Answer()}
+    planner_llm = ScriptedLLM([plan("lookup", "Find the height"), plan("final_answer")])
+    simulator = ScriptedLLM(["Simulated: 330 m", "330 m."])
+    agent = Agent(ZeroShotPlanner(tools, planner_llm), tools, tool_llm=simulator, mode="simulated")
+    trajectory = agent.run("How tall?")
+    assert trajectory.steps[0].observation == "Simulated: 330 m"
+    assert "Find the height" in simulator.calls[0].prompt
+    assert trajectory.tool_mode == "simulated" and trajectory.final_answer == "330 m."

@@ -1,0 +1,43 @@
+from pydantic import BaseModel
+
+from gba_core.llm.cache import CachedLLM, CallCache
+from gba_core.llm.scripted import ScriptedLLM
+
+MESSAGES = [{"role": "user", "content": "Capital of France?"}]
+
+
+class City(BaseModel):
+    name: str
+
+
+def test_second_call_is_replayed_from_sqlite(tmp_path):
+    inner = ScriptedLLM(['{"name": "Paris"}'])
+    llm = CachedLLM(inner, CallCache(tmp_path / "runs.sqlite"))
+    first = llm.complete(MESSAGES, schema=City)
+    # a new process would open the same file: use a new CallCache on it
+    again = CachedLLM(inner, CallCache(tmp_path / "runs.sqlite")).complete(MESSAGES, schema=City)
+    assert len(inner.calls) == 1
+    assert again.cached and not first.cached
+    assert again.parsed == City(name="Paris") and again.content == first.content
+
+
+def test_key_covers_messages_schema_sampling_and_seed(tmp_path):
+    inner = ScriptedLLM(default='{"name": "x"}')
+    llm = CachedLLM(inner, CallCache(tmp_path / "c.sqlite"))
+    llm.complete(MESSAGES)
+    llm.complete(MESSAGES, schema=City)
+    llm.complete(MESSAGES, seed=1, temperature=0.7)
+    llm.complete(MESSAGES, seed=2, temperature=0.7)
+    llm.complete([{"role": "user", "content": "Capital of Spain?"}])
+    assert len(inner.calls) == 5
+    llm.complete(MESSAGES, seed=2, temperature=0.7)
+    assert len(inner.calls) == 5
+
+
+def test_unseeded_sampling_is_never_cached(tmp_path):
+    inner = ScriptedLLM(default="a")
+    cache = CallCache(tmp_path / "c.sqlite")
+    llm = CachedLLM(inner, cache)
+    llm.complete(MESSAGES, temperature=0.8)
+    llm.complete(MESSAGES, temperature=0.8)
+    assert len(inner.calls) == 2 and len(cache) == 0

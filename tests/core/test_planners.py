@@ -1,0 +1,65 @@
+import itertools
+import os
+
+import pytest
+
+from gba_core.errors import ConfigError, InvalidOutputError
+from gba_core.llm.formats import format_plain
+from gba_core.llm.scripted import ScriptedLLM
+from gba_core.planners import FineTunedPlanner, ZeroShotPlanner, get_planner
+from gba_core.schema import Plan, ScratchpadEntry
+from gba_core.tools import SimulatedTool
+
+TOOLS = {
+    "search_wikipedia": SimulatedTool("search_wikipedia", "Search an encyclopedia for facts."),
+    "final_answer": SimulatedTool("final_answer", "Give the final answer."),
+}
+PLAN = {
+    "context_information_summary": "Nothing yet.",
+    "thoughts": "Look it up.",
+    "task": "Find the height of the Eiffel Tower.",
+    "selected_tool": "search_wikipedia",
+}
+
+
+def test_zero_shot_prompt_lists_tools_fine_tuned_does_not():
+    llm = ScriptedLLM()
+    zero = ZeroShotPlanner(TOOLS, llm).messages("How tall is the Eiffel Tower?", [])
+    tuned = FineTunedPlanner(TOOLS, llm).messages("How tall is the Eiffel Tower?", [])
+    zero_text, tuned_text = format_plain(zero), format_plain(tuned)
+    assert "Search an encyclopedia for facts." in zero_text
+    assert "search_wikipedia" in zero_text
+    assert "Search an encyclopedia" not in tuned_text and "search_wikipedia" not in tuned_text
+    assert "How tall is the Eiffel Tower?" in tuned_text
+    assert len(tuned_text) < len(zero_text) / 2
+
+
+def test_plan_is_schema_constrained_to_the_tool_set():
+    llm = ScriptedLLM([PLAN])
+    planner = ZeroShotPlanner(TOOLS, llm)
+    result = planner.plan("How tall is the Eiffel Tower?", [])
+    assert type(result.plan) is Plan and result.plan.selected_tool == "search_wikipedia"
+    schema = llm.calls[0].schema.model_json_schema()
+    assert schema["properties"]["selected_tool"]["enum"] == list(TOOLS)
+    with pytest.raises(InvalidOutputError):
+        ZeroShotPlanner(TOOLS, ScriptedLLM([{**PLAN, "selected_tool": "send_email"}])).plan("x", [])
+
+
+@pytest.mark.parametrize("planner_cls", [ZeroShotPlanner, FineTunedPlanner])
+def test_prompt_of_step_n_is_a_prefix_of_step_n_plus_1(planner_cls):
+    """The stable part comes first, so llama.cpp can reuse the KV cache across steps."""
+    planner = planner_cls(TOOLS, ScriptedLLM())
+    pad = [ScratchpadEntry(task="Find it", tool="search_wikipedia", result="330 m")]
+    pad2 = [*pad, ScratchpadEntry(task="Convert", tool="search_wikipedia", result="1083 ft")]
+    texts = [format_plain(planner.messages("How tall?", p)) for p in ([], pad, pad2)]
+    tail = len("\n\nNo steps yet.\n\n### Assistant\n")
+    for shorter, longer in itertools.pairwise(texts):
+        # only the closing lines of the shorter prompt differ
+        assert len(os.path.commonprefix([shorter, longer])) >= len(shorter) - tail  # noqa: RUF071
+
+
+def test_get_planner_by_name_and_unknown_name():
+    planner = get_planner("fine-tuned", tools=TOOLS, llm=ScriptedLLM())
+    assert isinstance(planner, FineTunedPlanner)
+    with pytest.raises(ConfigError, match="unknown planner 'nope'"):
+        get_planner("nope", tools=TOOLS, llm=ScriptedLLM())

@@ -1,0 +1,228 @@
+import json
+import sys
+import textwrap
+from collections.abc import Callable
+
+import pytest
+from click.testing import CliRunner
+
+from gba_core import hookimpl, plugins
+from gba_core.cli import cli
+from gba_core.errors import PluginError
+from gba_core.llm import llm_backends
+from gba_core.planners import planner_factories
+from gba_core.tools import SimulatedTool, Tool, load_toolset
+
+
+class Echo(Tool):
+    name = "echo"
+    description = "Repeat the task."
+
+    def run(self, request, task, scratchpad, ctx):
+        return task
+
+
+class EchoTwin(SimulatedTool):
+    name = "echo"
+    description = "Repeat the task."
+
+
+class EchoPlugin:
+    @hookimpl
+    def register_tools(self, register):
+        register(Echo())
+
+    @hookimpl
+    def register_simulated_tools(self, register):
+        register(EchoTwin())
+
+
+def test_builtins_register_through_hooks():
+    names = {info.name for info in plugins.list_plugins() if info.builtin}
+    assert names == {"core.final_answer", "core.planners", "core.llms"}
+    toolset = load_toolset()
+    assert "final_answer" in toolset.real and "final_answer" in toolset.simulated
+    assert {"zero-shot", "fine-tuned"} <= set(planner_factories())
+    assert {"llama-cpp", "openai"} <= set(llm_backends())
+
+
+def test_temporary_plugin_is_registered_then_gone(register_plugin):
+    register_plugin(EchoPlugin(), "echo-plugin")
+    toolset = load_toolset()
+    assert toolset.origins[("echo", "real")] == "echo-plugin"
+    assert toolset.origins[("echo", "simulated")] == "echo-plugin"
+    plugins.unregister_plugin("echo-plugin")
+    assert "echo" not in load_toolset().names
+    plugins.register_plugin(EchoPlugin(), "echo-plugin")  # the fixture unregisters it
+
+
+def test_duplicate_tool_name_names_both_plugins(register_plugin):
+    register_plugin(EchoPlugin(), "first-echo")
+    register_plugin(EchoPlugin(), "second-echo")
+    with pytest.raises(PluginError) as err:
+        load_toolset()
+    assert "'echo'" in str(err.value)
+    assert "first-echo" in str(err.value) and "second-echo" in str(err.value)
+
+
+def test_duplicate_planner_name_is_an_error(register_plugin):
+    class P:
+        @hookimpl
+        def register_planners(self, register):
+            register("zero-shot", object)
+
+    register_plugin(P(), "my-planners")
+    with pytest.raises(PluginError, match=r"core.planners.*my-planners"):
+        planner_factories()
+
+
+def test_hook_may_take_a_subset_of_arguments(register_plugin):
+    """pluggy's opt-in arguments: a hookimpl with no arguments is still called."""
+    called = []
+
+    class NoArgs:
+        @hookimpl
+        def register_tools(self):
+            called.append(True)
+
+    register_plugin(NoArgs())
+    load_toolset()
+    assert called == [True]
+
+
+def test_registering_a_non_tool_or_bad_name_is_rejected(register_plugin):
+    class Bad:
+        @hookimpl
+        def register_tools(self, register: Callable) -> None:
+            register("not a tool")
+
+    name = register_plugin(Bad())
+    with pytest.raises(PluginError, match="expects a Tool"):
+        load_toolset()
+    plugins.unregister_plugin(name)
+
+    class BadName(Echo):
+        name = "Echo Tool"
+
+    class Bad2:
+        @hookimpl
+        def register_tools(self, register):
+            register(BadName())
+
+    register_plugin(Bad2())
+    with pytest.raises(PluginError, match="lower_snake_case"):
+        load_toolset()
+
+
+def test_failing_hook_is_charged_to_its_plugin_when_not_strict(register_plugin, monkeypatch):
+    monkeypatch.setenv("GBA_STRICT_PLUGINS", "0")
+
+    class Broken:
+        @hookimpl
+        def register_tools(self, register):
+            raise RuntimeError("database missing")
+
+    register_plugin(Broken(), "broken-tools")
+    assert "final_answer" in load_toolset().names  # the other plugins still count
+    info = {i.name: i for i in plugins.list_plugins()}["broken-tools"]
+    assert "database missing" in info.error
+    monkeypatch.setenv("GBA_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match=r"broken-tools.*database missing"):
+        load_toolset()
+
+
+@pytest.fixture
+def fake_distributions(tmp_path, monkeypatch):
+    """Two installed distributions with `gba` entry points: one good, one broken."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "good_gba_plugin.py").write_text(
+        textwrap.dedent("""
+        from gba_core import hookimpl
+        from gba_core.tools import SimulatedTool, Tool
+
+        class Hello(Tool):
+            name = "say_hello"
+            description = "Say hello."
+            def run(self, request, task, scratchpad, ctx):
+                return "hello"
+
+        @hookimpl
+        def register_tools(register):
+            register(Hello())
+    """)
+    )
+    (site / "broken_gba_plugin.py").write_text("import does_not_exist_anywhere\n")
+    for dist, module in (
+        ("good-gba-plugin", "good_gba_plugin"),
+        ("broken-gba-plugin", "broken_gba_plugin"),
+    ):
+        info = site / f"{module}-1.2.3.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
+        (info / "entry_points.txt").write_text(f"[gba]\n{dist} = {module}\n")
+    monkeypatch.syspath_prepend(str(site))
+    yield
+    for module in ("good_gba_plugin", "broken_gba_plugin"):
+        sys.modules.pop(module, None)
+
+
+@pytest.mark.usefixtures("fresh_plugins", "fake_distributions")
+def test_broken_entry_point_is_listed_and_skipped(monkeypatch):
+    monkeypatch.setenv("GBA_STRICT_PLUGINS", "0")
+    infos = {i.name: i for i in plugins.list_plugins()}
+    assert infos["broken-gba-plugin"].error.startswith("ModuleNotFoundError")
+    assert infos["good-gba-plugin"].error is None
+    assert infos["good-gba-plugin"].version == "1.2.3"
+    assert infos["good-gba-plugin"].hooks == ["register_tools"]
+    assert "say_hello" in load_toolset().names
+    result = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = {p["name"]: p for p in json.loads(result.output)}
+    assert "does_not_exist_anywhere" in listed["broken-gba-plugin"]["error"]
+    assert CliRunner().invoke(cli, ["tools"]).exit_code == 0
+
+
+@pytest.mark.usefixtures("fresh_plugins", "fake_distributions")
+def test_strict_mode_turns_load_errors_into_failures(monkeypatch):
+    monkeypatch.setenv("GBA_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="broken-gba-plugin"):
+        plugins.get_plugin_manager()
+
+
+@pytest.mark.usefixtures("fresh_plugins", "fake_distributions")
+def test_allow_list_loads_only_named_plugins(monkeypatch):
+    monkeypatch.setenv("GBA_PLUGINS", "good-gba-plugin")
+    names = {i.name for i in plugins.list_plugins()}
+    assert "good-gba-plugin" in names and "broken-gba-plugin" not in names
+    assert "core.final_answer" in names  # built-ins are not subject to the allow list
+
+
+@pytest.mark.usefixtures("fresh_plugins", "fake_distributions")
+def test_deny_list_skips_named_plugins(monkeypatch):
+    monkeypatch.setenv("GBA_DISABLE_PLUGINS", "broken-gba-plugin, core.planners")
+    names = {i.name for i in plugins.list_plugins()}
+    assert "broken-gba-plugin" not in names and "good-gba-plugin" in names
+    assert "core.planners" not in names
+    assert planner_factories() == {}
+
+
+@pytest.mark.usefixtures("fresh_plugins")
+def test_plugin_commands_are_added():
+    import click
+
+    class Commands:
+        @hookimpl
+        def register_commands(self, cli):
+            @cli.command(name="hello-test")
+            def hello():
+                """Say hello."""
+                click.echo("hello from a plugin")
+
+    plugins.register_plugin(Commands(), "commands")  # before the CLI first lists commands
+    try:
+        result = CliRunner().invoke(cli, ["hello-test"])
+        assert result.output.strip() == "hello from a plugin"
+        assert "hello-test" in CliRunner().invoke(cli, ["--help"]).output
+    finally:
+        cli.commands.pop("hello-test", None)
