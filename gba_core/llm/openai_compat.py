@@ -33,6 +33,15 @@ def _strictify(schema: Any) -> Any:
     return schema
 
 
+def _refuses_json_schema(exc: Any) -> bool:
+    """Whether an error says the server does not take OpenAI's json_schema form
+    (llama.cpp's server: HTTP 500 "Input should be 'text' or 'json_object'")."""
+    message = str(getattr(exc, "message", "") or exc)
+    return exc.status_code in (400, 422, 500) and (
+        "response_format" in message or "json_schema" in message
+    )
+
+
 class OpenAICompatLLM:
     """``openai:MODEL?base_url=...``; ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` apply."""
 
@@ -47,6 +56,7 @@ class OpenAICompatLLM:
         api_key: str | None = None,
         timeout: float | str = DEFAULT_TIMEOUT,
         retries: int | str = DEFAULT_RETRIES,
+        backoff: float | str = 0.5,
     ) -> None:
         if not name:
             raise ConfigError("the openai backend needs a model name: openai:MODEL")
@@ -58,6 +68,7 @@ class OpenAICompatLLM:
         key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
         self.spec = f"openai:{name}"
         self.retries = int(retries)
+        self.backoff = float(backoff)
         self._openai = openai
         self._client = openai.OpenAI(
             base_url=self.base_url, api_key=key, timeout=float(timeout), max_retries=0
@@ -106,15 +117,14 @@ class OpenAICompatLLM:
         start = time.perf_counter()
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(min(2.0**attempt * 0.5, 20.0))
+                time.sleep(min(self.backoff * 2.0 ** (attempt - 1), 20.0))
             if json_schema is not None:
                 kwargs["response_format"] = self._response_format(json_schema)
             try:
                 response = self._create(**kwargs)
             except openai.APIStatusError as exc:
                 fmt = kwargs.get("response_format", {})
-                if fmt.get("type") == "json_schema" and exc.status_code in (400, 422, 500):
-                    # The server does not take OpenAI-style json_schema: use the fallback.
+                if fmt.get("type") == "json_schema" and _refuses_json_schema(exc):
                     self._json_object_endpoints.add(str(self._client.base_url))
                     last_error = exc
                     continue

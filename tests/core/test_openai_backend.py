@@ -1,0 +1,111 @@
+"""The openai: backend against a loopback HTTP server that misbehaves on purpose."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from pydantic import BaseModel
+
+from gba_core.errors import InvalidOutputError, LLMError
+from gba_core.llm.openai_compat import OpenAICompatLLM
+
+
+class City(BaseModel):
+    name: str
+
+
+def chat_response(content: str) -> dict:
+    return {
+        "id": "x", "object": "chat.completion", "created": 0, "model": "m",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
+    }
+
+
+@pytest.fixture
+def server():
+    """Answers each POST with the next (status, body) of `script`; records requests."""
+    state = {"script": [], "requests": []}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            state["requests"].append(body)
+            status, payload = state["script"].pop(0)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    state["url"] = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    yield state
+    httpd.shutdown()
+
+
+def llm(server, **kwargs):
+    OpenAICompatLLM._json_object_endpoints.discard(server["url"] + "/")
+    return OpenAICompatLLM("m", base_url=server["url"], backoff=0, **kwargs)
+
+
+def test_strict_json_schema_is_sent_and_validated(server):
+    server["script"] = [(200, chat_response('{"name": "Paris"}'))]
+    out = llm(server).complete([{"role": "user", "content": "Capital?"}], schema=City)
+    assert out.parsed == City(name="Paris")
+    assert (out.prompt_tokens, out.completion_tokens) == (5, 3)
+    fmt = server["requests"][0]["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
+    assert fmt["json_schema"]["schema"]["additionalProperties"] is False
+
+
+def test_falls_back_to_json_object_when_json_schema_is_refused(server):
+    server["script"] = [
+        (500, {"error": {"message": "Unrecognized response_format type"}}),
+        (200, chat_response('{"name": "Paris"}')),
+        (200, chat_response('{"name": "Rome"}')),
+    ]
+    model = llm(server)
+    assert model.complete([{"role": "user", "content": "?"}], schema=City).parsed.name == "Paris"
+    second = server["requests"][1]["response_format"]
+    assert second["type"] == "json_object" and second["schema"]["required"] == ["name"]
+    # the endpoint is remembered: the next call goes straight to the fallback
+    model.complete([{"role": "user", "content": "?"}], schema=City)
+    assert server["requests"][2]["response_format"]["type"] == "json_object"
+
+
+def test_a_plain_server_error_does_not_switch_the_format(server):
+    server["script"] = [
+        (500, {"error": {"message": "out of memory"}}),
+        (200, chat_response('{"name": "Paris"}')),
+    ]
+    llm(server).complete([{"role": "user", "content": "?"}], schema=City)
+    assert [r["response_format"]["type"] for r in server["requests"]] == ["json_schema"] * 2
+
+
+def test_invalid_json_and_server_errors_are_retried_then_reported(server):
+    server["script"] = [
+        (503, {"error": {"message": "busy"}}),
+        (200, chat_response("not json")),
+        (200, chat_response('{"name": "Paris"}')),
+    ]
+    out = llm(server, retries=2).complete([{"role": "user", "content": "?"}], schema=City)
+    assert out.parsed.name == "Paris" and out.extra["attempts"] == 3
+    server["script"] = [(200, chat_response('{"city": 1}'))] * 2
+    with pytest.raises(InvalidOutputError, match="does not match the schema"):
+        llm(server, retries=1).complete([{"role": "user", "content": "?"}], schema=City)
+
+
+def test_client_errors_are_not_retried(server):
+    server["script"] = [(401, {"error": {"message": "bad key"}})]
+    with pytest.raises(LLMError, match="HTTP 401"):
+        llm(server).complete([{"role": "user", "content": "?"}])
+    assert len(server["requests"]) == 1
