@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from gba_core.errors import ConfigError
 from gba_core.llm.base import LLM, Completion, Message
 from gba_core.prompts import render_planner_prompt
-from gba_core.schema import Plan, Scratchpad, TeacherPlan, plan_model
+from gba_core.schema import Plan, Scratchpad, TeacherPlan, plan_model, plan_token_budget
 from gba_core.tools import Tool, tool_descriptions
 
 
@@ -45,7 +45,6 @@ class PromptPlanner:
     template_package: str = "gba_core"
     teacher: bool = False
     with_descriptions: bool = True
-    max_tokens: int = 600
 
     def __init__(
         self,
@@ -63,6 +62,7 @@ class PromptPlanner:
         self.schema: type[BaseModel] = plan_model(self.tool_names, teacher=self.teacher)
         self.temperature = temperature
         self.seed = seed
+        self.max_tokens = plan_token_budget(teacher=self.teacher)
 
     def messages(self, request: str, scratchpad: Scratchpad) -> list[Message]:
         return render_planner_prompt(

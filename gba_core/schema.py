@@ -12,11 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 # Bounds on free-text plan fields. A base model left unbounded can emit digits until
 # max_tokens cuts the JSON; a bound in the schema becomes a bound in the grammar.
 FIELD_MAX_CHARS = {
-    "user_request": 500,
-    "context_information_summary": 500,
-    "missing_information_or_action": 300,
-    "thoughts": 400,
-    "task": 300,
+    "user_request": 300,
+    "context_information_summary": 300,
+    "missing_information_or_action": 200,
+    "thoughts": 300,
+    "task": 200,
 }
 
 
@@ -70,6 +70,13 @@ def plan_model(tool_names: Sequence[str], *, teacher: bool = False) -> type[Base
                 Field(description=info.description, max_length=FIELD_MAX_CHARS[name]),
             )
     return create_model(base.__name__, __base__=base, **fields)
+
+
+def plan_token_budget(*, teacher: bool = False) -> int:
+    """Tokens that always suffice for a whole plan: every token holds at least one
+    character, so the bounded strings plus the JSON around them cannot exceed this."""
+    fields = TeacherPlan.model_fields if teacher else Plan.model_fields
+    return sum(FIELD_MAX_CHARS.get(name, 0) for name in fields) + 128
 
 
 def plan_schema(tool_names: Sequence[str], *, teacher: bool = False) -> dict[str, Any]:

@@ -20,9 +20,10 @@ def gba() -> list[str]:
 @pytest.mark.parametrize("planner", ["zero-shot", "fine-tuned"])
 def test_gba_run_answers_on_the_embedded_model(planner):
     proc = subprocess.run(
-        [*gba(), "run", "What is 17 times 23?", "--planner", planner, "--max-steps", "3",
-         "--json"],
-        capture_output=True, text=True, timeout=600,
+        [*gba(), "run", "What is 17 times 23?", "--planner", planner, "--max-steps", "3", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     trajectory = Trajectory.model_validate(json.loads(proc.stdout))
@@ -41,7 +42,9 @@ def test_gba_run_answers_on_the_embedded_model(planner):
 def test_gba_run_prints_steps_for_people():
     proc = subprocess.run(
         [*gba(), "run", "Name a primary colour.", "--max-steps", "2"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "step 1" in proc.stdout and "task" in proc.stdout and "result" in proc.stdout

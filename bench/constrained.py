@@ -1,0 +1,83 @@
+"""Constrained vs free generation speed, and gba's sampler vs llama-cpp-python's.
+
+All three continue the same zero-shot planner prompt (decode speed depends on the
+context length, so a shorter prompt would flatter one side):
+* free: no schema and no stop strings, as many tokens as the constrained plan had;
+* gba constrained: the plan schema through gba's grammar-first-check sampler;
+* stock constrained: the same grammar through llama-cpp-python's own sampler chain
+  (which filters the whole 262k vocabulary through the grammar at every token).
+Run alone: python bench/constrained.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from _common import REQUEST, SCRATCHPAD, machine, median, tools
+
+from gba_core.llm import get_llm
+from gba_core.llm.grammar import json_schema_to_gbnf
+from gba_core.planners import ZeroShotPlanner
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    llm = get_llm("llama-cpp:gemma-3-270m")
+    planner = ZeroShotPlanner(tools(), llm)
+    messages = planner.messages(REQUEST, SCRATCHPAD[:2])
+
+    def gen_rate(c) -> float:
+        return c.completion_tokens / (c.seconds - c.extra["prompt_seconds"])
+
+    def free_rate(n_tokens: int) -> float:
+        model = llm._model
+        tokens = model.tokenize_prompt(llm.render(messages))
+        start = time.perf_counter()
+        _, _, prompt_s, n_out, _ = model.generate(
+            tokens, gbnf=None, temperature=0.0, max_tokens=n_tokens, seed=None, stops=()
+        )
+        return n_out / (time.perf_counter() - start - prompt_s)
+
+    free, ours, stock, ours_tokens, stock_s, ours_s = [], [], [], [], [], []
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    gbnf = json_schema_to_gbnf(planner.schema.model_json_schema())
+    prompt_text = llm.render(messages)
+    for _ in range(args.runs):
+        llm.reset_cache()
+        c = llm.complete(messages, schema=planner.schema)
+        ours.append(gen_rate(c))
+        ours_tokens.append(c.completion_tokens)
+        ours_s.append(c.seconds)
+        llm.reset_cache()
+        free.append(free_rate(c.completion_tokens))
+        llm.reset_cache()
+        raw = llm._model.llama
+        grammar = LlamaGrammar.from_string(gbnf, verbose=False)
+        start = time.perf_counter()
+        out = raw.create_completion(prompt_text, grammar=grammar, temperature=0.0, max_tokens=1024)
+        seconds = time.perf_counter() - start
+        json.loads(out["choices"][0]["text"])
+        stock_s.append(seconds)
+        stock.append(out["usage"]["completion_tokens"] / seconds)
+        llm.reset_cache()
+    print(f"# constrained generation ({machine()}, median of {args.runs})")
+    print(f"free generation            {median(free):7.1f} tok/s")
+    print(
+        f"gba constrained (plan)     {median(ours):7.1f} tok/s  "
+        f"({median(ours_tokens):.0f} tokens, {median(ours_s):.2f} s per plan)"
+    )
+    print(
+        f"stock llama-cpp-python     {median(stock):7.1f} tok/s  "
+        f"({median(stock_s):.2f} s per plan, prompt included)"
+    )
+    print(f"ratio gba constrained / free: {median(ours) / median(free):.2f}")
+    print(f"ratio gba / stock (plan seconds): {median(stock_s) / median(ours_s):.2f}x faster")
+
+
+if __name__ == "__main__":
+    main()
