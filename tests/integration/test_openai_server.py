@@ -4,8 +4,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
-import httpx
 import pytest
 from pydantic import BaseModel, Field
 
@@ -56,9 +56,10 @@ def server_url(embedded_path, tmp_path_factory):
             if proc.poll() is not None:
                 pytest.fail(f"llama.cpp server exited: {log.read_text()[-2000:]}")
             try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
+                with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
                 pass
             if time.monotonic() > deadline:
                 pytest.fail("llama.cpp server did not start within 120 s")
