@@ -20,6 +20,8 @@ DESCRIPTION = (
 def write_answer(request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
     messages = render_messages("final_answer.j2", request=request, task=task, scratchpad=scratchpad)
     answer = ctx.llm.complete(messages, max_tokens=256).content.strip()
+    # Base models like to label the answer; the CLI labels it already.
+    answer = answer.removeprefix("Answer:").strip()
     # A small model sometimes writes nothing; the planner's task already says what to answer.
     return answer or task
 
