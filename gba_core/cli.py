@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from typing import Any
@@ -172,7 +173,10 @@ def run(
         planner_name=planner,
         mode=mode,
     )
-    trajectory = agent.run(request.strip(), seed=seed)
+    # A spinner while the model works, on terminals only (not in pipes, logs or CI).
+    busy = console.status("working…") if console.is_terminal else contextlib.nullcontext()
+    with busy:
+        trajectory = agent.run(request.strip(), seed=seed)
     if as_json:
         click.echo(trajectory.model_dump_json(indent=2))
     elif trajectory.status == "completed":
