@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import platform
 import statistics
 import subprocess
@@ -82,6 +83,13 @@ def timed(fn: Callable[[], object], runs: int) -> list[float]:
 
 def command_seconds(cmd: list[str], runs: int) -> list[float]:
     return timed(lambda: subprocess.run(cmd, check=True, capture_output=True), runs)
+
+
+def bench_args(runs: int = 5) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--llm", default="llama-cpp:gemma-3-270m")
+    return parser.parse_args()
 
 
 def machine() -> str:

@@ -6,18 +6,15 @@ Run alone: python bench/cold_start.py
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 from pathlib import Path
 
-from _common import command_seconds, machine, median
+from _common import bench_args, command_seconds, machine, median
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=9)
-    args = parser.parse_args()
+    args = bench_args(runs=9)
     gba = (
         str(Path(sys.executable).with_name("gba"))
         if Path(sys.executable).with_name("gba").exists()

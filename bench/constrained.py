@@ -11,11 +11,10 @@ Run alone: python bench/constrained.py
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
-from _common import REQUEST, SCRATCHPAD, machine, median, tools
+from _common import REQUEST, SCRATCHPAD, bench_args, machine, median, tools
 
 from gba_core.llm import get_llm
 from gba_core.llm.grammar import json_schema_to_gbnf
@@ -23,9 +22,7 @@ from gba_core.planners import ZeroShotPlanner
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+    args = bench_args(runs=5)
     llm = get_llm("llama-cpp:gemma-3-270m")
     planner = ZeroShotPlanner(tools(), llm)
     messages = planner.messages(REQUEST, SCRATCHPAD[:2])

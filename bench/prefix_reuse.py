@@ -7,19 +7,14 @@ cache before each step. Run alone: python bench/prefix_reuse.py
 
 from __future__ import annotations
 
-import argparse
-
-from _common import REQUEST, SCRATCHPAD, machine, median, tools
+from _common import REQUEST, SCRATCHPAD, bench_args, machine, median, tools
 
 from gba_core.llm import get_llm
 from gba_core.planners import ZeroShotPlanner
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--llm", default="llama-cpp:gemma-3-270m")
-    args = parser.parse_args()
+    args = bench_args(runs=5)
     llm = get_llm(args.llm)
     planner = ZeroShotPlanner(tools(), llm)
     messages = [planner.messages(REQUEST, SCRATCHPAD[:k]) for k in range(5)]

@@ -12,7 +12,8 @@ Fixtures:
   ``monkeypatch.setenv`` for ``GBA_PLUGINS`` and friends).
 
 ``check_tool_pair(real, simulated)`` is the conformance check a tool plugin runs on each
-of its real/simulated pairs.
+of its real/simulated pairs; ``plan_answer(tool, task)`` is a planner answer to queue on a
+``ScriptedLLM``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from gba_core.llm.scripted import ScriptedLLM
 from gba_core.schema import ScratchpadEntry
 from gba_core.tools import TOOL_NAME, SimulatedTool, Tool, ToolContext
 
-__all__ = ["ScriptedLLM", "check_tool_pair"]
+__all__ = ["ScriptedLLM", "check_tool_pair", "plan_answer"]
 
 _counter = itertools.count()
 
@@ -73,6 +74,16 @@ def fresh_plugins() -> Iterator[None]:
     plugins.reset()
     yield
     plugins.reset()
+
+
+def plan_answer(tool: str, task: str = "Do the next thing.", **fields: str) -> dict[str, str]:
+    """A planner's JSON answer selecting ``tool``, to queue on a ``ScriptedLLM``."""
+    return {
+        "context_information_summary": fields.get("context_information_summary", "-"),
+        "thoughts": fields.get("thoughts", "-"),
+        "task": task,
+        "selected_tool": tool,
+    }
 
 
 def check_tool_pair(

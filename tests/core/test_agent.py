@@ -4,6 +4,7 @@ from gba_core.agent import Agent
 from gba_core.errors import InvalidOutputError, LLMUnavailableError
 from gba_core.llm.scripted import ScriptedLLM
 from gba_core.planners import ZeroShotPlanner
+from gba_core.testing import plan_answer
 from gba_core.tools import SimulatedTool, Tool
 
 
@@ -35,15 +36,6 @@ class Answer(Tool):
         return ctx.llm.complete([{"role": "user", "content": task}]).content
 
 
-def plan(tool, task="do it"):
-    return {
-        "context_information_summary": "-",
-        "thoughts": "-",
-        "task": task,
-        "selected_tool": tool,
-    }
-
-
 def make_agent(responses, tools=None, **kwargs):
     llm = ScriptedLLM(responses)
     tools = tools or {"lookup": Lookup(), "broken": Broken(), "final_answer": Answer()}
@@ -53,7 +45,11 @@ def make_agent(responses, tools=None, **kwargs):
 def test_run_completes_with_final_answer_and_feeds_results_back():
     steps = []
     agent, llm, _ = make_agent(
-        [plan("lookup", "Find the height"), plan("final_answer", "Say 330 m"), "It is 330 m tall."],
+        [
+            plan_answer("lookup", "Find the height"),
+            plan_answer("final_answer", "Say 330 m"),
+            "It is 330 m tall.",
+        ],
         on_step=steps.append,
     )
     trajectory = agent.run("How tall is the Eiffel Tower?")
@@ -69,7 +65,11 @@ def test_run_completes_with_final_answer_and_feeds_results_back():
 
 def test_tool_exception_becomes_an_observation_and_the_run_goes_on():
     agent, _, _ = make_agent(
-        [plan("broken"), plan("final_answer", "Say sorry"), "Sorry, the calendar is down."]
+        [
+            plan_answer("broken"),
+            plan_answer("final_answer", "Say sorry"),
+            "Sorry, the calendar is down.",
+        ]
     )
     trajectory = agent.run("Add a meeting")
     first = trajectory.steps[0]
@@ -79,7 +79,7 @@ def test_tool_exception_becomes_an_observation_and_the_run_goes_on():
 
 
 def test_max_steps_without_final_answer():
-    agent, _, _ = make_agent([plan("lookup")] * 3, max_steps=3)
+    agent, _, _ = make_agent([plan_answer("lookup")] * 3, max_steps=3)
     trajectory = agent.run("Loop forever")
     assert trajectory.status == "max_steps"
     assert len(trajectory.steps) == 3 and trajectory.final_answer is None
@@ -87,7 +87,7 @@ def test_max_steps_without_final_answer():
 
 def test_invalid_plan_is_recorded_and_the_planner_is_told():
     agent, llm, _ = make_agent(
-        [InvalidOutputError("output cut", "{"), plan("final_answer", "ok"), "ok"]
+        [InvalidOutputError("output cut", "{"), plan_answer("final_answer", "ok"), "ok"]
     )
     trajectory = agent.run("Anything")
     assert trajectory.steps[0].invalid_plan and trajectory.steps[0].plan is None
@@ -110,7 +110,7 @@ def test_unreachable_llm_propagates():
 def test_seed_makes_tool_randomness_replayable():
     results = []
     for _ in range(2):
-        agent, _, tools = make_agent([plan("lookup"), plan("final_answer"), "done"])
+        agent, _, tools = make_agent([plan_answer("lookup"), plan_answer("final_answer"), "done"])
         agent.run("x", seed=42)
         results.append(tools["lookup"].seen[0][2])
     assert results[0] == results[1]
@@ -126,7 +126,9 @@ def test_agent_needs_final_answer_and_positive_max_steps():
 def test_simulated_tools_use_the_tool_llm():
     twin = SimulatedTool("lookup", "Look up a fact.")
     tools = {"lookup": twin, "final_answer": Answer()}
-    planner_llm = ScriptedLLM([plan("lookup", "Find the height"), plan("final_answer")])
+    planner_llm = ScriptedLLM(
+        [plan_answer("lookup", "Find the height"), plan_answer("final_answer")]
+    )
     simulator = ScriptedLLM(["Simulated: 330 m", "330 m."])
     agent = Agent(ZeroShotPlanner(tools, planner_llm), tools, tool_llm=simulator, mode="simulated")
     trajectory = agent.run("How tall?")

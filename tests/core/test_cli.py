@@ -5,16 +5,8 @@ from click.testing import CliRunner
 
 from gba_core import hookimpl
 from gba_core.cli import cli
+from gba_core.testing import plan_answer
 from gba_core.tools import SimulatedTool, Tool
-
-
-def plan(tool, task="do it"):
-    return {
-        "context_information_summary": "-",
-        "thoughts": "-",
-        "task": task,
-        "selected_tool": tool,
-    }
 
 
 def invoke(*args, input=None):
@@ -22,7 +14,7 @@ def invoke(*args, input=None):
 
 
 def test_run_prints_steps_and_answer(scripted_backend):
-    scripted_backend.add(plan("final_answer", "Say 391"), "17 × 23 = 391")
+    scripted_backend.add(plan_answer("final_answer", "Say 391"), "17 × 23 = 391")
     result = invoke("run", "What is 17 times 23?", "--llm", "scripted:test")
     assert result.exit_code == 0, result.output
     assert "final_answer" in result.output and "Say 391" in result.output
@@ -30,7 +22,7 @@ def test_run_prints_steps_and_answer(scripted_backend):
 
 
 def test_run_json_prints_the_trajectory(scripted_backend):
-    scripted_backend.add(plan("final_answer"), "391")
+    scripted_backend.add(plan_answer("final_answer"), "391")
     result = CliRunner().invoke(cli, ["run", "17*23?", "--llm", "scripted:test", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -40,7 +32,7 @@ def test_run_json_prints_the_trajectory(scripted_backend):
 
 def test_role_options_pick_the_llm(scripted_backend, monkeypatch):
     monkeypatch.setenv("GBA_LLM", "nope:never-used")
-    scripted_backend.add(plan("final_answer"), "ok")
+    scripted_backend.add(plan_answer("final_answer"), "ok")
     result = invoke(
         "run", "hi", "--planner-llm", "scripted:a", "--tool-llm", "scripted:a", "--json"
     )
@@ -61,7 +53,7 @@ def test_max_steps_is_reported(scripted_backend, register_plugin):
             register(Lookup())
 
     register_plugin(Plugin())
-    scripted_backend.default = plan("lookup", "Search again")
+    scripted_backend.default = plan_answer("lookup", "Search again")
     result = invoke("run", "hi", "--llm", "scripted:test", "--max-steps", "2")
     assert result.exit_code == 0, result.output
     assert result.output.count("Search again") == 2
