@@ -314,8 +314,10 @@ _log_callback: Any = None
 
 
 def _quiet_llama_logs() -> None:
-    """Show only llama.cpp's errors (it prints some notices at level NONE, which
-    llama-cpp-python's own filter lets through); GBA_LLAMA_VERBOSE=1 shows everything."""
+    """Show only llama.cpp's errors; GBA_LLAMA_VERBOSE=1 shows everything.
+
+    llama-cpp-python's own filter maps ggml's log levels from before DEBUG existed, so
+    with verbose=False it still prints llama.cpp's warnings (e.g. the SWA cache notice)."""
     global _log_callback
     if _log_callback is not None or os.environ.get("GBA_LLAMA_VERBOSE"):
         return
@@ -325,9 +327,7 @@ def _quiet_llama_logs() -> None:
 
     @llama_cpp.llama_log_callback
     def callback(level: int, text: bytes, user_data: Any) -> None:
-        # ggml's enum: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (llama-cpp-python's
-        # own mapping predates DEBUG, so it shows warnings as errors).
-        if level == 4:
+        if level == 4:  # ggml's enum: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
             sys.stderr.write(text.decode("utf-8", "replace"))
 
     _log_callback = callback  # keep a reference: llama.cpp holds only the pointer
