@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from gba_core.errors import InvalidOutputError, LLMUnavailableError
+from gba_core.errors import ConfigError, InvalidOutputError, LLMError
 from gba_core.llm.base import LLM
 from gba_core.planners import Planner
 from gba_core.schema import Request, Step, Trajectory, Usage, scratchpad_of
@@ -23,8 +23,10 @@ class Agent:
 
     ``tool_llm`` is handed to tools through their ``ToolContext`` (the simulator LLM
     when the tools are simulated twins). A tool that raises becomes an error observation
-    the planner can react to. An unreachable LLM endpoint is not a trajectory outcome:
-    it propagates, so nothing is recorded as a failure of the planner.
+    the planner can react to. A failing LLM backend (unreachable endpoint, bad key,
+    retries exhausted) is not a trajectory outcome: ``LLMError`` propagates, so nothing
+    is recorded as a failure of the planner; only output that does not fit its schema
+    (``InvalidOutputError``) is part of a trajectory.
     """
 
     def __init__(
@@ -41,9 +43,11 @@ class Agent:
         mode: ToolMode = "real",
     ) -> None:
         if max_steps < 1:
-            raise ValueError("max_steps must be at least 1")
+            raise ConfigError("max_steps must be at least 1")
         if FINAL_ANSWER not in tools:
-            raise ValueError(f"the tool set has no {FINAL_ANSWER!r} tool")
+            raise ConfigError(
+                f"the tool set has no {FINAL_ANSWER!r} tool (is core.final_answer disabled?)"
+            )
         self.planner = planner
         self.tools = dict(tools)
         self.max_steps = max_steps
@@ -82,7 +86,7 @@ class Agent:
                     break
             else:
                 trajectory.status = "max_steps"
-        except LLMUnavailableError:
+        except LLMError:
             raise
         except Exception as exc:
             trajectory.status = "error"
@@ -117,7 +121,9 @@ class Agent:
         else:
             try:
                 observation = tool.run(request, plan.task, scratchpad, ctx)
-            except LLMUnavailableError:
+            except InvalidOutputError as exc:  # e.g. arguments that do not validate
+                observation, error = f"Error from {tool.name}: {exc}", True
+            except LLMError:
                 raise
             except Exception as exc:
                 observation, error = f"Error from {tool.name}: {type(exc).__name__}: {exc}", True

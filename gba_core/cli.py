@@ -59,6 +59,13 @@ def cli() -> None:
     """
 
 
+def _at_least_one(param: click.Parameter, value: int) -> int:
+    # A ClickException rather than click's BadParameter: one line, without the usage block.
+    if value < 1:
+        raise UsageFailure(f"--{param.name.replace('_', '-')} must be at least 1, got {value}")
+    return value
+
+
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
@@ -90,8 +97,12 @@ def _echo_json(data: Any) -> None:
     help="LLM that real tools use to fill arguments and write answers.",
 )
 @click.option(
+    "--simulator-llm", metavar="SPEC", help="LLM that plays the simulated twins (with --simulated)."
+)
+@click.option(
     "--max-steps",
-    type=click.IntRange(min=1),
+    type=int,
+    callback=lambda ctx, param, value: _at_least_one(param, value),
     default=10,
     show_default=True,
     help="Give up after this many steps without a final answer.",
@@ -116,6 +127,7 @@ def run(
     llm_all: str | None,
     planner_llm: str | None,
     tool_llm: str | None,
+    simulator_llm: str | None,
     max_steps: int,
     simulated: bool,
     seed: int | None,
@@ -132,7 +144,14 @@ def run(
     if not request.strip():
         raise UsageFailure("the request is empty")
     make_planner = planner_factory(planner)  # before any model loads: a typo fails fast
-    choices = {"default": llm_all, "planner": planner_llm, "tool": tool_llm}
+    choices = {
+        "default": llm_all,
+        "planner": planner_llm,
+        "tool": tool_llm,
+        "simulator": simulator_llm,
+    }
+    if simulated and tool_llm:
+        raise UsageFailure("--tool-llm applies to real tools; with --simulated use --simulator-llm")
     mode = "simulated" if simulated else "real"
     tool_role = "simulator" if simulated else "tool"
     planner_spec, _ = llm_spec_for("planner", choices)
@@ -148,20 +167,25 @@ def run(
         tool_model = CachedLLM(tool_model, cache)
     the_planner = make_planner(tools=tools, llm=planner_model)
     console = _console(stderr=as_json)
+    from rich.markup import escape
 
     def show(step: Any) -> None:
         if as_json:
             return
+        # Model and tool text is data, not rich markup ("[/usr/bin]" would break it).
         if step.plan is None:
-            console.print(f"[bold red]step {step.index + 1}[/] invalid plan: {step.observation}")
+            console.print(
+                f"[bold red]step {step.index + 1}[/] invalid plan: {escape(step.observation)}"
+            )
             return
         console.print(
-            f"[bold cyan]step {step.index + 1}[/] [magenta]{step.plan.selected_tool}[/]"
+            f"[bold cyan]step {step.index + 1}[/] "
+            f"[magenta]{escape(step.plan.selected_tool)}[/]"
             f"  {step.planner_usage.seconds:.1f}s"
         )
-        console.print(f"  [bold]task[/]  {step.plan.task}")
+        console.print(f"  [bold]task[/]  {escape(step.plan.task)}")
         style = "red" if step.tool_error else "green"
-        console.print(f"  [bold]result[/] [{style}]{step.observation}[/]")
+        console.print(f"  [bold]result[/] [{style}]{escape(step.observation)}[/]")
 
     agent = Agent(
         the_planner,
@@ -180,11 +204,11 @@ def run(
     if as_json:
         click.echo(trajectory.model_dump_json(indent=2))
     elif trajectory.status == "completed":
-        console.print(f"\n[bold]Answer:[/] {trajectory.final_answer}")
+        console.print(f"\n[bold]Answer:[/] {escape(trajectory.final_answer or '')}")
     elif trajectory.status == "max_steps":
         console.print(f"\n[yellow]No final answer within {max_steps} steps.[/]")
     else:
-        console.print(f"\n[red]Error:[/] {trajectory.error}")
+        console.print(f"\n[red]Error:[/] {escape(trajectory.error or '')}")
     if trajectory.status == "error":
         sys.exit(1)
 
@@ -273,12 +297,13 @@ def llms(as_json: bool) -> None:
             }
         )
         return
+    from rich.markup import escape
     from rich.table import Table
 
     console = _console()
     table = Table("prefix", "description")
     for prefix, backend in backends.items():
-        table.add_row(prefix, backend.help)
+        table.add_row(escape(prefix), escape(backend.help))
     console.print(table)
     table = Table("role", "llm", "from")
     for role, (spec, source) in roles.items():

@@ -83,7 +83,7 @@ class PromptPlanner:
         )
         base = TeacherPlan if self.teacher else Plan
         # Store the plain model, not the per-tool-set subclass, so steps serialise cleanly.
-        plan = base.model_validate(completion.parsed.model_dump())
+        plan = base(**completion.parsed.model_dump())
         return PlanResult(plan=plan, completion=completion)
 
 

@@ -102,7 +102,10 @@ def _load() -> _State:
             version=dist.version if dist else None,
             entry_point=ep.value,
         )
-        infos[ep.name] = info
+        # A second entry point of the same name is listed under its distribution, so
+        # the one that loaded keeps its own row in `gba plugins`.
+        key = ep.name if ep.name not in infos else f"{ep.name} ({info.distribution})"
+        infos[key] = info
         try:
             if pm.has_plugin(ep.name):
                 raise PluginError(f"another plugin is already registered as {ep.name!r}")

@@ -24,6 +24,9 @@ from gba_core.prompts import render_messages
 from gba_core.schema import Scratchpad
 
 TOOL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# Bound on plain ``str`` arguments of function tools: a bound in the schema is a bound in
+# the grammar, so a degenerate model cannot write until max_tokens cuts the JSON.
+ARGUMENT_MAX_CHARS = 1000
 ToolMode = Literal["real", "simulated"]
 
 
@@ -149,12 +152,16 @@ class FunctionTool(Tool):
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 raise ValueError(f"function tool {self.name!r}: *args/**kwargs are not supported")
             default = ... if param.default is inspect.Parameter.empty else param.default
+            bound = {"max_length": ARGUMENT_MAX_CHARS} if annotation is str else {}
             fields[param.name] = (
                 annotation,
-                Field(default=default, description=arg_docs.get(param.name)),
+                Field(default=default, description=arg_docs.get(param.name), **bound),
             )
         model_name = "".join(part.title() for part in self.name.split("_")) + "Arguments"
         self.args_model: type[BaseModel] = create_model(model_name, **fields)
+        # Enough tokens for every bounded string at its longest, plus the JSON around.
+        n_str = sum(1 for annotation, _ in fields.values() if annotation is str)
+        self.max_tokens = n_str * ARGUMENT_MAX_CHARS + 64 * len(fields) + 128
 
     def fill_arguments(
         self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext
@@ -167,7 +174,7 @@ class FunctionTool(Tool):
             task=task,
             scratchpad=scratchpad,
         )
-        return ctx.llm.complete(messages, schema=self.args_model, max_tokens=512).parsed
+        return ctx.llm.complete(messages, schema=self.args_model, max_tokens=self.max_tokens).parsed
 
     def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
         arguments = self.fill_arguments(request, task, scratchpad, ctx)

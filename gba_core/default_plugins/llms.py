@@ -11,16 +11,40 @@ from typing import Any
 from gba_core import hookimpl
 
 
-def llama_cpp(name: str, **options: Any) -> Any:
+def llama_cpp(
+    name: str,
+    *,
+    lora: str | None = None,
+    n_ctx: int | str = 8192,
+    n_threads: int | str | None = None,
+    chat_template: str | None = None,
+) -> Any:
     from gba_core.llm.llamacpp import LlamaCppLLM
 
-    return LlamaCppLLM(name, **options)
+    return LlamaCppLLM(
+        name, lora=lora, n_ctx=n_ctx, n_threads=n_threads, chat_template=chat_template
+    )
 
 
-def openai(name: str, **options: Any) -> Any:
+def openai(
+    name: str,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    timeout: float | str = 120.0,
+    retries: int | str = 3,
+    backoff: float | str = 0.5,
+) -> Any:
     from gba_core.llm.openai_compat import OpenAICompatLLM
 
-    return OpenAICompatLLM(name, **options)
+    return OpenAICompatLLM(
+        name,
+        base_url=base_url,
+        api_key=api_key,
+        timeout=timeout,
+        retries=retries,
+        backoff=backoff,
+    )
 
 
 @hookimpl

@@ -7,6 +7,7 @@ A spec may carry options as a query string, e.g.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -61,7 +62,13 @@ def get_llm(spec: str, **options: Any) -> LLM:
     if prefix not in backends:
         known = ", ".join(sorted(backends)) or "none"
         raise ConfigError(f"unknown LLM backend prefix {prefix!r} in {spec!r}; known: {known}")
+    factory = backends[prefix].factory
+    merged = {**spec_options, **options}
     try:
-        return backends[prefix].factory(name, **{**spec_options, **options})
+        inspect.signature(factory).bind(name, **merged)
     except TypeError as exc:
         raise ConfigError(f"bad options for {spec!r}: {exc}") from exc
+    try:
+        return factory(name, **merged)
+    except ValueError as exc:  # e.g. n_ctx=big
+        raise ConfigError(f"bad option value in {spec!r}: {exc}") from exc

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from gba_core.errors import ConfigError
 from gba_core.llm.base import LLM, Completion, Message, SchemaLike, parse_output, schema_dict
 
 SCHEMA_SQL = """
@@ -52,12 +53,15 @@ class CallCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(SCHEMA_SQL)
-        self._db.commit()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(SCHEMA_SQL)
+            self._db.commit()
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"cannot use {self.path} as an LLM call cache: {exc}") from exc
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
@@ -99,9 +103,12 @@ class CachedLLM:
         max_tokens: int | None = None,
         seed: int | None = None,
     ) -> Completion:
-        cacheable = temperature <= 0 or seed is not None
+        if temperature > 0 and seed is None:
+            return self.inner.complete(
+                messages, schema=schema, temperature=temperature, max_tokens=max_tokens
+            )
         key = cache_key(self.spec, messages, schema, temperature, max_tokens, seed)
-        if cacheable and (hit := self.cache.get(key)) is not None:
+        if (hit := self.cache.get(key)) is not None:
             completion = Completion.model_validate(hit)
             completion.cached = True
             if schema is not None:
@@ -110,6 +117,5 @@ class CachedLLM:
         completion = self.inner.complete(
             messages, schema=schema, temperature=temperature, max_tokens=max_tokens, seed=seed
         )
-        if cacheable:
-            self.cache.put(key, self.spec, completion.model_dump(mode="json", exclude={"parsed"}))
+        self.cache.put(key, self.spec, completion.model_dump(mode="json", exclude={"parsed"}))
         return completion

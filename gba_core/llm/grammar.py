@@ -32,6 +32,19 @@ PRIMITIVES = {
 }
 
 
+_DATE = '[0-9]{4} "-" [0-1] [0-9] "-" [0-3] [0-9]'
+_TIME = '[0-2] [0-9] ":" [0-5] [0-9] (":" [0-5] [0-9] ("." [0-9]{1,6})?)?'
+_ZONE = '("Z" | [+-] [0-2] [0-9] ":" [0-5] [0-9])'
+# String formats pydantic emits for date, time, datetime and UUID fields; other formats
+# (and pattern, minimum, maximum) are left to pydantic's validation of the result.
+STRING_FORMATS = {
+    "date": _DATE,
+    "time": f"{_TIME} {_ZONE}?",
+    "date-time": f'{_DATE} "T" {_TIME} {_ZONE}?',
+    "uuid": '[0-9a-f]{8} "-" [0-9a-f]{4} "-" [0-9a-f]{4} "-" [0-9a-f]{4} "-" [0-9a-f]{12}',
+}
+
+
 def literal(text: str) -> str:
     """A GBNF string literal matching ``text`` exactly."""
     escaped = (
@@ -119,6 +132,9 @@ class _Converter:
         raise ValueError(f"unsupported schema at {hint!r}: {json.dumps(schema)[:200]}")
 
     def _string(self, schema: dict[str, Any], hint: str) -> str:
+        if (fmt := schema.get("format")) in STRING_FORMATS:
+            self._primitive("space")
+            return self._rule(hint, f'"\\"" {STRING_FORMATS[fmt]} "\\"" space')
         low, high = schema.get("minLength", 0), schema.get("maxLength")
         if not low and high is None:
             return self._primitive("string")
@@ -155,11 +171,27 @@ class _Converter:
             p: f'{literal(json.dumps(p))} space ":" space {self.visit(s, f"{hint}-{p}")}'
             for p, s in props.items()
         }
-        parts = [pairs[p] for p in required]
-        body = ' "," space '.join(parts)
-        for p in optional:
-            # Optional properties keep schema order; each may be left out.
-            body += f' ("," space {pairs[p]})?' if body else f" ({pairs[p]})?"
+        body = ' "," space '.join(pairs[p] for p in required)
+        if optional and required:
+            # Optional properties keep schema order after the required ones; each may be
+            # left out, and each brings its own leading comma.
+            body += "".join(f' ("," space {pairs[p]})?' for p in optional)
+        elif optional:
+            # No required property to lead: whichever optional property comes first
+            # must not have a comma. rest-i = "some of the optional properties from i on".
+            names = []
+            for _ in optional:
+                names.append(self._name(f"{hint}-rest"))
+                self.rules[names[-1]] = ""  # reserve the name
+            for i in range(len(optional) - 1, -1, -1):
+                alts = [
+                    pairs[optional[i]]
+                    + (f' ("," space {names[i + 1]})?' if i + 1 < len(optional) else "")
+                ]
+                if i + 1 < len(optional):
+                    alts.append(names[i + 1])
+                self.rules[names[i]] = " | ".join(alts)
+            body = f"({names[0]})?"
         return self._rule(hint, f'"{{" space {body} "}}" space')
 
 

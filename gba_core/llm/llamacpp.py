@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import hashlib
 import json
 import os
 import threading
@@ -159,6 +160,7 @@ class _LoadedModel:
         # llama-cpp-python checks the adapter pointer against None, but ctypes gives a
         # NULL pointer object, so a bad adapter is silently ignored: check it here.
         if lora is not None and not self.llama._lora_adapter:
+            self.llama.close()
             raise ConfigError(f"llama.cpp could not load the LoRA adapter {lora}")
         self.lock = threading.Lock()
         model = self.llama._model
@@ -256,7 +258,6 @@ class _LoadedModel:
         n_ctx = self.llama.n_ctx()
         if len(prompt) >= n_ctx:
             raise LLMError(f"prompt of {len(prompt)} tokens does not fit the context of {n_ctx}")
-        max_tokens = min(max_tokens, n_ctx - len(prompt))
         t0 = time.perf_counter()
         evaluated = self._eval_prompt(prompt)
         prompt_seconds = time.perf_counter() - t0
@@ -334,7 +335,7 @@ def _quiet_llama_logs() -> None:
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
-_models: dict[tuple[str, str | None, int], _LoadedModel] = {}
+_models: dict[tuple[str, str | None, int, int], _LoadedModel] = {}
 _models_lock = threading.Lock()
 
 
@@ -349,7 +350,7 @@ def _close_models() -> None:
 
 
 def _load(path: Path, lora: Path | None, n_ctx: int, n_threads: int) -> _LoadedModel:
-    key = (str(path), str(lora) if lora else None, n_ctx)
+    key = (str(path), str(lora) if lora else None, n_ctx, n_threads)
     with _models_lock:
         if key not in _models:
             _quiet_llama_logs()
@@ -383,13 +384,22 @@ class LlamaCppLLM:
         else:
             path = _check_gguf(Path(name).expanduser(), "GGUF model")
         adapter = _check_gguf(Path(lora).expanduser(), "LoRA adapter") if lora else None
-        self.spec = f"llama-cpp:{name}" + (f"?lora={lora}" if lora else "")
         threads = int(n_threads or os.environ.get("GBA_LLAMA_THREADS") or os.cpu_count() or 1)
         self._model = _load(path, adapter, int(n_ctx), threads)
         # "plain" forces the plain format even when the GGUF carries a template.
         self.chat_template = (
             None if chat_template == "plain" else chat_template or self._model.chat_template
         )
+        # The spec names everything that changes the output (it keys the call cache).
+        options = {"lora": lora}
+        if chat_template:
+            options["chat_template"] = (
+                "plain"
+                if chat_template == "plain"
+                else "sha256-" + hashlib.sha256(chat_template.encode()).hexdigest()[:12]
+            )
+        query = "&".join(f"{k}={v}" for k, v in options.items() if v)
+        self.spec = f"llama-cpp:{name}" + (f"?{query}" if query else "")
 
     def reset_cache(self) -> None:
         """Forget the KV cache (the next call evaluates its whole prompt)."""
@@ -423,11 +433,13 @@ class LlamaCppLLM:
         start = time.perf_counter()
         with self._model.lock:
             tokens = self._model.tokenize_prompt(prompt_text)
+            # The context may hold fewer tokens than asked for.
+            limit = min(max_tokens or DEFAULT_MAX_TOKENS, self._model.llama.n_ctx() - len(tokens))
             text, evaluated, prompt_seconds, n_out, finish = self._model.generate(
                 tokens,
                 gbnf=gbnf,
                 temperature=temperature,
-                max_tokens=max_tokens or DEFAULT_MAX_TOKENS,
+                max_tokens=limit,
                 seed=seed,
                 stops=() if gbnf else stop_strings(self.chat_template),
             )
@@ -444,8 +456,7 @@ class LlamaCppLLM:
         if schema is not None:
             if finish == "length":
                 raise InvalidOutputError(
-                    f"output cut at max_tokens={max_tokens or DEFAULT_MAX_TOKENS} "
-                    "before the JSON was complete",
+                    f"output cut after {n_out} tokens (the limit) before the JSON was complete",
                     text,
                 )
             completion.parsed = parse_output(text, schema)

@@ -36,8 +36,10 @@ def _strictify(schema: Any) -> Any:
 def _refuses_json_schema(exc: Any) -> bool:
     """Whether an error says the server does not take OpenAI's json_schema form
     (llama.cpp's server: HTTP 500 "Input should be 'text' or 'json_object'")."""
+    # 400 is left out: OpenAI itself answers 400 to a schema its strict mode rejects,
+    # and that is a bug to report, not a reason to stop enforcing the schema.
     message = str(getattr(exc, "message", "") or exc)
-    return exc.status_code in (400, 422, 500) and (
+    return exc.status_code in (422, 500) and (
         "response_format" in message or "json_schema" in message
     )
 
@@ -66,7 +68,8 @@ class OpenAICompatLLM:
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         # Local servers need no key, but the client insists on one.
         key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
-        self.spec = f"openai:{name}"
+        # The endpoint is part of the identity (cache keys, trajectories); the key is not.
+        self.spec = f"openai:{name}" + (f"?base_url={self.base_url}" if self.base_url else "")
         self.retries = int(retries)
         self.backoff = float(backoff)
         self._openai = openai
@@ -115,9 +118,8 @@ class OpenAICompatLLM:
         json_schema = schema_dict(schema) if schema is not None else None
         last_error: Exception | None = None
         start = time.perf_counter()
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(min(self.backoff * 2.0 ** (attempt - 1), 20.0))
+        attempt = 0
+        while attempt <= self.retries:
             if json_schema is not None:
                 kwargs["response_format"] = self._response_format(json_schema)
             try:
@@ -125,35 +127,36 @@ class OpenAICompatLLM:
             except openai.APIStatusError as exc:
                 fmt = kwargs.get("response_format", {})
                 if fmt.get("type") == "json_schema" and _refuses_json_schema(exc):
+                    # Not a failed attempt: ask again at once in the form it takes.
                     self._json_object_endpoints.add(str(self._client.base_url))
-                    last_error = exc
                     continue
-                if exc.status_code >= 500 or exc.status_code == 429:
-                    last_error = exc
-                    continue
-                raise LLMError(f"{self.spec}: HTTP {exc.status_code}: {exc.message}") from exc
+                if exc.status_code < 500 and exc.status_code != 429:
+                    raise LLMError(f"{self.spec}: HTTP {exc.status_code}: {exc.message}") from exc
+                last_error = exc
             except openai.APITimeoutError as exc:
                 last_error = exc
-                continue
-            choice = response.choices[0]
-            content = choice.message.content or ""
-            usage = response.usage
-            completion = Completion(
-                content=content,
-                prompt_tokens=usage.prompt_tokens if usage else 0,
-                completion_tokens=usage.completion_tokens if usage else 0,
-                seconds=time.perf_counter() - start,
-                model=self.spec,
-                extra={"finish_reason": choice.finish_reason, "attempts": attempt + 1},
-            )
-            if schema is None:
-                return completion
-            try:
-                completion.parsed = parse_output(content, schema)
-            except InvalidOutputError as exc:
-                last_error = exc
-                continue
-            return completion
+            else:
+                choice = response.choices[0]
+                content = choice.message.content or ""
+                usage = response.usage
+                completion = Completion(
+                    content=content,
+                    prompt_tokens=usage.prompt_tokens if usage else 0,
+                    completion_tokens=usage.completion_tokens if usage else 0,
+                    seconds=time.perf_counter() - start,
+                    model=self.spec,
+                    extra={"finish_reason": choice.finish_reason, "attempts": attempt + 1},
+                )
+                if schema is None:
+                    return completion
+                try:
+                    completion.parsed = parse_output(content, schema)
+                    return completion
+                except InvalidOutputError as exc:
+                    last_error = exc
+            attempt += 1
+            if attempt <= self.retries:
+                time.sleep(min(self.backoff * 2.0 ** (attempt - 1), 20.0))
         if isinstance(last_error, InvalidOutputError):
             raise last_error
         raise LLMError(

@@ -1,7 +1,7 @@
 import pytest
 
 from gba_core.agent import Agent
-from gba_core.errors import InvalidOutputError, LLMUnavailableError
+from gba_core.errors import ConfigError, InvalidOutputError, LLMError, LLMUnavailableError
 from gba_core.llm.scripted import ScriptedLLM
 from gba_core.planners import ZeroShotPlanner
 from gba_core.testing import plan_answer
@@ -101,10 +101,31 @@ def test_unexpected_error_ends_the_run_with_status_error():
     assert trajectory.status == "error" and "model crashed" in trajectory.error
 
 
-def test_unreachable_llm_propagates():
-    agent, _, _ = make_agent([LLMUnavailableError("connection refused")])
-    with pytest.raises(LLMUnavailableError):
+@pytest.mark.parametrize(
+    "error", [LLMUnavailableError("connection refused"), LLMError("HTTP 401: bad key")]
+)
+def test_backend_failures_propagate_instead_of_failing_the_trajectory(error):
+    agent, _, _ = make_agent([error])
+    with pytest.raises(type(error)):
         agent.run("Anything")
+    agent, _, _ = make_agent([plan_answer("final_answer"), error])  # in a tool, too
+    with pytest.raises(type(error)):
+        agent.run("Anything")
+
+
+def test_tool_arguments_that_do_not_validate_are_an_observation():
+    agent, _, _ = make_agent(
+        [
+            plan_answer("final_answer", "x"),
+            InvalidOutputError("does not match the schema"),
+            plan_answer("final_answer", "y"),
+            "ok",
+        ]
+    )
+    trajectory = agent.run("Anything")
+    assert trajectory.steps[0].tool_error
+    assert "does not match the schema" in trajectory.steps[0].observation
+    assert trajectory.status == "completed" and trajectory.final_answer == "ok"
 
 
 def test_seed_makes_tool_randomness_replayable():
@@ -117,9 +138,9 @@ def test_seed_makes_tool_randomness_replayable():
 
 
 def test_agent_needs_final_answer_and_positive_max_steps():
-    with pytest.raises(ValueError, match="final_answer"):
+    with pytest.raises(ConfigError, match="final_answer"):
         make_agent([], tools={"lookup": Lookup()})
-    with pytest.raises(ValueError, match="max_steps"):
+    with pytest.raises(ConfigError, match="max_steps"):
         make_agent([], max_steps=0)
 
 

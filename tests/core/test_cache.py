@@ -29,9 +29,20 @@ def test_key_covers_messages_schema_sampling_and_seed(tmp_path):
     llm.complete(MESSAGES, seed=1, temperature=0.7)
     llm.complete(MESSAGES, seed=2, temperature=0.7)
     llm.complete([{"role": "user", "content": "Capital of Spain?"}])
-    assert len(inner.calls) == 5
+    llm.complete(MESSAGES, max_tokens=5)
+    llm.complete(MESSAGES, seed=2, temperature=0.3)
+    assert len(inner.calls) == 7
     llm.complete(MESSAGES, seed=2, temperature=0.7)
-    assert len(inner.calls) == 5
+    llm.complete(MESSAGES, max_tokens=5)
+    assert len(inner.calls) == 7
+
+
+def test_key_covers_the_backend_identity(tmp_path):
+    cache = CallCache(tmp_path / "c.sqlite")
+    a = CachedLLM(ScriptedLLM(default="a", spec="openai:m?base_url=http://one/v1"), cache)
+    b = CachedLLM(ScriptedLLM(default="b", spec="openai:m?base_url=http://two/v1"), cache)
+    assert a.complete(MESSAGES).content == "a"
+    assert b.complete(MESSAGES).content == "b"
 
 
 def test_unseeded_sampling_is_never_cached(tmp_path):

@@ -3,8 +3,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from gba_core import hookimpl
+from gba_core import hookimpl, plugins
 from gba_core.cli import cli
+from gba_core.llm.scripted import ScriptedLLM
 from gba_core.testing import plan_answer
 from gba_core.tools import SimulatedTool, Tool
 
@@ -30,33 +31,102 @@ def test_run_json_prints_the_trajectory(scripted_backend):
     assert data["planner"] == "zero-shot" and data["planner_llm"] == "scripted:test"
 
 
-def test_role_options_pick_the_llm(scripted_backend, monkeypatch):
-    monkeypatch.setenv("GBA_LLM", "nope:never-used")
-    scripted_backend.add(plan_answer("final_answer"), "ok")
+@pytest.fixture
+def role_llms(register_plugin):
+    """A `roles:` backend with one scripted LLM per name, to see which role used which."""
+    llms = {}
+
+    class Backend:
+        @hookimpl
+        def register_llms(self, register):
+            def factory(name, **options):
+                return llms.setdefault(name, ScriptedLLM(spec=f"roles:{name}"))
+
+            register("roles", factory)
+
+    register_plugin(Backend())
+    return llms
+
+
+class Lookup(Tool):
+    name = "lookup"
+    description = "Look something up."
+
+    def run(self, request, task, scratchpad, ctx):
+        return ctx.llm.complete([{"role": "user", "content": task}]).content
+
+
+class LookupPlugin:
+    @hookimpl
+    def register_tools(self, register):
+        register(Lookup())
+
+    @hookimpl
+    def register_simulated_tools(self, register):
+        register(SimulatedTool("lookup", "Look something up."))
+
+
+def test_role_options_pick_the_llm_of_each_role(role_llms, register_plugin, monkeypatch):
+    monkeypatch.setenv("GBA_LLM", "nope:never-used")  # options beat the environment
+    register_plugin(LookupPlugin())
+    role_llms["planner"] = ScriptedLLM(
+        [plan_answer("lookup", "Find it"), plan_answer("final_answer")], spec="roles:planner"
+    )
+    role_llms["tools"] = ScriptedLLM(["found: 42", "It is 42."], spec="roles:tools")
     result = invoke(
-        "run", "hi", "--planner-llm", "scripted:a", "--tool-llm", "scripted:a", "--json"
+        "run", "hi", "--planner-llm", "roles:planner", "--tool-llm", "roles:tools", "--json"
     )
     assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["planner_llm"] == "roles:planner"
+    assert data["steps"][0]["observation"] == "found: 42"
+    assert len(role_llms["planner"].calls) == 2 and len(role_llms["tools"].calls) == 2
+
+
+def test_simulated_run_uses_the_simulator_llm(role_llms, register_plugin):
+    register_plugin(LookupPlugin())
+    role_llms["planner"] = ScriptedLLM(
+        [plan_answer("lookup", "Find it"), plan_answer("final_answer")], spec="roles:planner"
+    )
+    role_llms["sim"] = ScriptedLLM(["simulated: 42", "It is 42."], spec="roles:sim")
+    result = invoke(
+        "run",
+        "hi",
+        "--simulated",
+        "--planner-llm",
+        "roles:planner",
+        "--simulator-llm",
+        "roles:sim",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["tool_mode"] == "simulated"
+    assert data["steps"][0]["observation"] == "simulated: 42"
+    assert "Find it" in role_llms["sim"].calls[0].prompt
+
+
+def test_markup_in_model_text_is_printed_verbatim(scripted_backend, register_plugin):
+    register_plugin(LookupPlugin())
+    scripted_backend.add(
+        plan_answer("lookup", "List [bold]/usr/bin[/]"),
+        "see [/usr/bin] and [red]x",
+        plan_answer("final_answer"),
+        "done [/]",
+    )
+    result = invoke("run", "hi", "--llm", "scripted:test")
+    assert result.exit_code == 0, result.output
+    assert "List [bold]/usr/bin[/]" in result.output
+    assert "see [/usr/bin] and [red]x" in result.output
+    assert "Answer: done [/]" in result.output
 
 
 def test_max_steps_is_reported(scripted_backend, register_plugin):
-    class Lookup(Tool):
-        name = "lookup"
-        description = "Look something up."
-
-        def run(self, request, task, scratchpad, ctx):
-            return "nothing found"
-
-    class Plugin:
-        @hookimpl
-        def register_tools(self, register):
-            register(Lookup())
-
-    register_plugin(Plugin())
+    register_plugin(LookupPlugin())
     scripted_backend.default = plan_answer("lookup", "Search again")
     result = invoke("run", "hi", "--llm", "scripted:test", "--max-steps", "2")
     assert result.exit_code == 0, result.output
-    assert result.output.count("Search again") == 2
+    assert result.output.count("task  Search again") == 2
     assert "No final answer within 2 steps" in result.output
 
 
@@ -68,10 +138,17 @@ def test_max_steps_is_reported(scripted_backend, register_plugin):
         (["run", "hi", "--llm", "no-colon"], "must look like PREFIX:NAME"),
         (["run", "hi", "--llm", "llama-cpp:/nowhere/model.gguf"], "GGUF model not found"),
         (["run", "   "], "the request is empty"),
-        (["run", "hi", "--max-steps", "0"], "0 is not in the range x>=1"),
+        (["run", "hi", "--max-steps", "0"], "--max-steps must be at least 1, got 0"),
         (
             ["run", "hi", "--llm", "openai:some-model?base_url=http://127.0.0.1:9/v1"],
             "cannot reach the OpenAI-compatible endpoint",
+        ),
+        (["run", "hi", "--llm", "llama-cpp:gemma-3-270m?n_ctx=big"], "bad option value"),
+        (["run", "hi", "--llm", "llama-cpp:gemma-3-270m?colour=red"], "bad options"),
+        (["run", "hi", "--simulated", "--tool-llm", "scripted:x"], "use --simulator-llm"),
+        (
+            ["run", "hi", "--llm", "scripted:x", "--cache", "/proc/no/such/dir/c.sqlite"],
+            "cannot use /proc/no/such/dir/c.sqlite as an LLM call cache",
         ),
     ],
 )
@@ -79,7 +156,17 @@ def test_bad_input_is_one_line_and_exit_2(args, message, scripted_backend):
     result = invoke(*args)
     assert result.exit_code == 2, result.output
     assert message in result.output
-    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+@pytest.mark.usefixtures("fresh_plugins")
+def test_run_without_final_answer_tool_is_one_line(monkeypatch):
+    monkeypatch.setenv("GBA_DISABLE_PLUGINS", "core.final_answer")
+    plugins.register_plugin(LookupPlugin(), "lookup")  # fresh_plugins forgets it after
+    result = invoke("run", "hi", "--llm", "openai:m?base_url=http://127.0.0.1:9/v1")
+    assert result.exit_code == 2, result.output
+    assert "no 'final_answer' tool" in result.output
+    assert len(result.output.strip().splitlines()) == 1
 
 
 def test_tools_table_flags_missing_twins(register_plugin):

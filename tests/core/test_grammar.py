@@ -1,3 +1,4 @@
+import datetime
 import re
 
 from pydantic import BaseModel, Field
@@ -21,7 +22,10 @@ def test_plan_grammar_has_enum_and_bounded_strings():
     g = rules(json_schema_to_gbnf(plan_schema(["final_answer", "search_wikipedia"])))
     enum_rule = next(body for body in g.values() if "final_answer" in body)
     assert enum_rule == '("\\"final_answer\\"" | "\\"search_wikipedia\\"") space'
-    assert any("char{0,300}" in body for body in g.values())  # task bound
+    task_rule = g[
+        re.search(r'"\\"task\\"" space ":" space ([a-z0-9-]+)', deref(g, "root")).group(1)
+    ]
+    assert task_rule == '"\\"" char{0,200} "\\"" space'  # FIELD_MAX_CHARS["task"]
     # required properties appear in schema order, none optional
     top = deref(g, "root")
     positions = [
@@ -66,3 +70,34 @@ def test_refs_optional_properties_arrays_and_recursion():
 
 def test_literal_escapes():
     assert literal('say "hi"\n') == '"say \\"hi\\"\\n"'
+
+
+class AllOptional(BaseModel):
+    a: int = 1
+    b: str = "x"
+    c: bool = False
+
+
+def test_objects_with_only_optional_properties_never_start_with_a_comma():
+    g = rules(json_schema_to_gbnf(AllOptional.model_json_schema()))
+    top = deref(g, "root")
+    assert top == '"{" space (root-value-rest)? "}" space'
+    # each rest-rule starts with a property, never with a comma
+    rests = {name: body for name, body in g.items() if name.startswith("root-value-rest")}
+    assert len(rests) == 3
+    for body in rests.values():
+        for alternative in body.split(" | "):
+            assert not alternative.startswith('","')
+    assert g["root-value-rest-3"] == '"\\"c\\"" space ":" space boolean'
+
+
+class When(BaseModel):
+    day: datetime.date
+    at: datetime.datetime
+
+
+def test_dates_and_datetimes_have_their_shape():
+    g = rules(json_schema_to_gbnf(When.model_json_schema()))
+    day = g["root-value-day"]
+    assert day.startswith('"\\"" [0-9]{4} "-"')
+    assert '"T"' in g["root-value-at"]

@@ -90,6 +90,15 @@ def test_falls_back_to_json_object_when_json_schema_is_refused(server):
     assert server["requests"][2]["response_format"]["type"] == "json_object"
 
 
+def test_the_switch_to_the_fallback_is_not_a_retry(server):
+    server["script"] = [
+        (500, {"error": {"message": "Input should be 'text' or 'json_object' (response_format)"}}),
+        (200, chat_response('{"name": "Paris"}')),
+    ]
+    out = llm(server, retries=0).complete([{"role": "user", "content": "?"}], schema=City)
+    assert out.parsed.name == "Paris" and out.extra["attempts"] == 1
+
+
 def test_a_plain_server_error_does_not_switch_the_format(server):
     server["script"] = [
         (500, {"error": {"message": "out of memory"}}),

@@ -226,3 +226,23 @@ def test_plugin_commands_are_added():
         assert "hello-test" in CliRunner().invoke(cli, ["--help"]).output
     finally:
         cli.commands.pop("hello-test", None)
+
+
+@pytest.mark.usefixtures("fresh_plugins")
+def test_two_entry_points_with_one_name_keep_both_rows(tmp_path, monkeypatch):
+    monkeypatch.setenv("GBA_STRICT_PLUGINS", "0")
+    for dist in ("first-dup", "second-dup"):
+        module = dist.replace("-", "_")
+        (tmp_path / f"{module}.py").write_text("")
+        info = tmp_path / f"{module}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text(f"[gba]\ndup = {module}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    rows = [i for i in plugins.list_plugins() if i.name.startswith("dup")]
+    assert len(rows) == 2
+    loaded = [r for r in rows if r.error is None]
+    refused = [r for r in rows if r.error is not None]
+    assert len(loaded) == 1 and len(refused) == 1
+    assert "already registered as 'dup'" in refused[0].error
+    assert refused[0].distribution != loaded[0].distribution

@@ -7,6 +7,7 @@ from gba_core.llm.scripted import ScriptedLLM
 from gba_core.schema import ScratchpadEntry
 from gba_core.testing import check_tool_pair
 from gba_core.tools import (
+    ARGUMENT_MAX_CHARS,
     FunctionTool,
     SimulatedTool,
     Tool,
@@ -40,6 +41,12 @@ def test_argument_model_comes_from_signature_and_docstring():
     assert schema["properties"]["people"]["type"] == "integer"
     assert schema["properties"]["people"]["description"] == "How many guests, the host included."
     assert schema["properties"]["time"]["default"] == "19:00"
+
+
+def test_plain_string_arguments_are_bounded():
+    schema = FunctionTool(book_table).args_model.model_json_schema()
+    assert schema["properties"]["restaurant"]["maxLength"] == ARGUMENT_MAX_CHARS
+    assert "maxLength" not in schema["properties"]["people"]
 
 
 def test_sphinx_docstrings_are_understood():

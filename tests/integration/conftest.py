@@ -2,8 +2,6 @@ import pytest
 
 from gba_core.llm import get_llm
 
-pytestmark = pytest.mark.integration
-
 
 def pytest_collection_modifyitems(items):
     for item in items:
