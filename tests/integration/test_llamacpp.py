@@ -1,5 +1,6 @@
 """The llama-cpp: backend on the real embedded model."""
 
+import datetime
 import hashlib
 import json
 import os
@@ -79,6 +80,28 @@ def test_constrained_output_follows_refs_enums_and_bounds(embedded):
     assert isinstance(palette, Palette)
     assert palette.kind in ("rainbow", "pastel") and 1 <= len(palette.colours) <= 3
     assert out.extra["finish_reason"] == "stop"
+
+
+class Booking(BaseModel):
+    day: datetime.date
+    at: datetime.datetime | None = None
+    guests: int = 2
+    note: str = Field(default="", max_length=30)
+
+
+class OnlyOptional(BaseModel):
+    colour: str = Field(default="red", max_length=12)
+    count: int = 1
+
+
+@pytest.mark.parametrize("schema", [Booking, OnlyOptional])
+def test_constrained_output_for_dates_and_optional_properties(embedded, schema):
+    out = embedded.complete(
+        [{"role": "user", "content": "Book a table for 4 on 3 March 2026 at 19:30, as JSON."}],
+        schema=schema,
+        max_tokens=200,
+    )
+    assert isinstance(out.parsed, schema), out.content
 
 
 def test_zero_shot_plans_are_valid_for_several_requests(embedded):
