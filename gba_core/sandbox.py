@@ -1,0 +1,219 @@
+"""Run code and shell commands written by a model outside gba's process, with limits.
+
+``run_python(code)`` and ``run_shell(command)`` start a child process through
+``_sandbox_child.py``, which confines it before it runs anything: an empty environment,
+a fresh temporary working directory, limits on CPU seconds, address space, processes,
+file size and open files, a wall-clock timeout, capped output, and, where the kernel
+allows (Linux namespaces; as root or with unprivileged user namespaces), no network, a
+read-only view of every filesystem except the working directory, and a PID namespace
+so nothing the program starts outlives it. When started as root the program runs as
+the unprivileged user ``nobody``. ``SandboxResult.isolation`` lists what applied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO
+
+CHILD = Path(__file__).with_name("_sandbox_child.py")
+NOBODY = 65534
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpu_seconds: int = 10
+    wall_seconds: float = 20.0
+    memory_mb: int = 512
+    processes: int = 32
+    file_size_mb: int = 16
+    open_files: int = 64
+    output_bytes: int = 16_000
+    network: bool = False
+
+
+@dataclass
+class SandboxResult:
+    returncode: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+    truncated: bool = False
+    seconds: float = 0.0
+    isolation: list[str] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+    def describe_failure(self) -> str:
+        """A short reason a planner can act on."""
+        if self.timed_out:
+            return "it was stopped after the time limit"
+        if self.returncode is not None and self.returncode < 0:
+            name = signal.Signals(-self.returncode).name
+            reason = {
+                "SIGXCPU": "it used up its CPU time",
+                "SIGKILL": "it was killed",
+                "SIGXFSZ": "it wrote a file over the size limit",
+            }.get(name, name)
+            return reason
+        last = (self.stderr.strip().splitlines() or [f"exit status {self.returncode}"])[-1]
+        return last[:300]
+
+
+class _Capped:
+    """Reads a pipe to the end, keeping at most ``limit`` bytes (so a program printing
+    gigabytes cannot fill gba's memory)."""
+
+    def __init__(self, pipe: IO[bytes], limit: int) -> None:
+        self.data = bytearray()
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._read, args=(pipe, limit), daemon=True)
+        self._thread.start()
+
+    def _read(self, pipe: IO[bytes], limit: int) -> None:
+        while chunk := pipe.read(65536):
+            room = limit - len(self.data)
+            self.data += chunk[: max(room, 0)]
+            self.dropped += max(len(chunk) - max(room, 0), 0)
+        pipe.close()
+
+    def text(self, timeout: float) -> str:
+        self._thread.join(timeout)
+        return self.data.decode("utf-8", "replace")
+
+
+def run(
+    argv: list[str],
+    *,
+    limits: Limits | None = None,
+    files: dict[str, str] | None = None,
+    collect: tuple[str, ...] = (),
+    stdin: str = "",
+) -> SandboxResult:
+    """Run ``argv`` confined in a fresh working directory holding ``files``; return its
+    output and the contents of the ``collect`` files it left (at most 1 MB each)."""
+    limits = limits or Limits()
+    workdir = Path(tempfile.mkdtemp(prefix="gba-sandbox-"))
+    try:
+        for name, content in (files or {}).items():
+            (workdir / name).write_text(content)
+        if os.geteuid() == 0:  # the program runs as nobody: let it use its own dir
+            for path in [workdir, *workdir.iterdir()]:
+                os.chown(path, NOBODY, NOBODY)
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(workdir),
+            "TMPDIR": str(workdir),
+            "LANG": "C.UTF-8",
+        }
+        config = {
+            "workdir": str(workdir),
+            "limits": asdict(limits),
+            "network": limits.network,
+            "env": env,
+            "python_home": sys.base_prefix,
+            "python_bin": os.path.relpath(_base_python(), sys.base_prefix),
+        }
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-I", str(CHILD), json.dumps(config), *argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=workdir,
+            env={},
+            start_new_session=True,
+        )
+        out = _Capped(proc.stdout, limits.output_bytes)  # type: ignore[arg-type]
+        err = _Capped(proc.stderr, limits.output_bytes)  # type: ignore[arg-type]
+        try:
+            proc.stdin.write(stdin.encode())  # type: ignore[union-attr]
+            proc.stdin.close()  # type: ignore[union-attr]
+        except BrokenPipeError:
+            pass
+        timed_out = False
+        try:
+            proc.wait(timeout=limits.wall_seconds)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        # Whatever is left of the session goes: a PID namespace dies with its first
+        # process, and without one the process group is what there is.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        result = SandboxResult(
+            returncode=None if timed_out else proc.returncode,
+            stdout=out.text(5),
+            stderr=err.text(5),
+            timed_out=timed_out,
+            truncated=bool(out.dropped or err.dropped),
+            seconds=time.perf_counter() - start,
+        )
+        # Both files sit in the program's own directory: read them defensively.
+        result.isolation = _read_json(workdir / ".isolation", [])
+        exit_info = _read_json(workdir / ".exit", {})  # a signal death in a PID namespace
+        if isinstance(exit_info, dict) and not timed_out and proc.returncode > 128:
+            result.returncode = -int(exit_info.get("signal", proc.returncode - 128))
+        for name in collect:
+            path = workdir / name
+            if path.is_file() and not path.is_symlink() and path.stat().st_size <= 2**20:
+                result.files[name] = path.read_bytes()
+        return result
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _read_json(path: Path, default: object) -> object:
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 4096:
+            return default
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return default
+
+
+def _base_python() -> str:
+    """The interpreter gba runs on, outside any venv: sandboxed code gets the standard
+    library only, not the project's packages."""
+    name = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    candidate = Path(sys.base_prefix) / "bin" / name
+    return str(candidate if candidate.exists() else Path(sys.base_prefix) / "bin" / "python3")
+
+
+PYTHON_RUNNER = """\
+import json, math, statistics, datetime
+namespace = {"__name__": "__calculation__"}
+with open("calculation.py") as f:
+    source = f.read()
+exec(compile(source, "calculation.py", "exec"), namespace)
+with open("result.json", "w") as f:
+    json.dump(namespace.get("result"), f, default=str)
+"""
+
+
+def run_python(code: str, *, limits: Limits | None = None) -> SandboxResult:
+    """Run Python ``code``; a variable ``result`` it sets comes back as ``result.json``."""
+    return run(
+        ["{python}", "-I", "runner.py"],
+        limits=limits,
+        files={"calculation.py": code, "runner.py": PYTHON_RUNNER},
+        collect=("result.json",),
+    )
+
+
+def run_shell(command: str, *, limits: Limits | None = None) -> SandboxResult:
+    shell = shutil.which("bash") or "/bin/sh"
+    return run([shell, "-c", command], limits=limits)
