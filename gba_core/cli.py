@@ -120,6 +120,17 @@ def _echo_json(data: Any) -> None:
     default=None,
     help="SQLite file caching LLM calls: a re-run replays instead of recomputing.",
 )
+@click.option(
+    "--allow-bash",
+    is_flag=True,
+    envvar="GBA_ALLOW_BASH",
+    help="Let use_bash run commands without asking (they still run sandboxed).",
+)
+@click.option(
+    "--interactive/--no-interactive",
+    default=None,
+    help="Whether tools may ask on the terminal (default: when stdin is a terminal).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole trajectory as JSON.")
 def run(
     request: str,
@@ -132,6 +143,8 @@ def run(
     simulated: bool,
     seed: int | None,
     cache_path: str | None,
+    allow_bash: bool,
+    interactive: bool | None,
     as_json: bool,
 ) -> None:
     """Answer REQUEST with the agent, printing each step's task, tool and result."""
@@ -192,7 +205,8 @@ def run(
         tools,
         max_steps=max_steps,
         tool_llm=tool_model,
-        interactive=sys.stdin.isatty(),
+        interactive=sys.stdin.isatty() if interactive is None else interactive,
+        tool_options={"allow_bash": allow_bash},
         on_step=show,
         planner_name=planner,
         mode=mode,

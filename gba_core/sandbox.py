@@ -195,7 +195,8 @@ def _base_python() -> str:
 
 PYTHON_RUNNER = """\
 import json, math, statistics, datetime
-namespace = {"__name__": "__calculation__"}
+namespace = {"__name__": "__calculation__", "math": math, "statistics": statistics,
+             "datetime": datetime}
 with open("calculation.py") as f:
     source = f.read()
 exec(compile(source, "calculation.py", "exec"), namespace)

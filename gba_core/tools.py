@@ -56,17 +56,36 @@ class Tool:
 class SimulatedTool(Tool):
     """An LLM-backed twin. By default it renders ``simulated_tool.j2`` (or the
     ``template`` of a subclass, from ``template_package``) and returns the simulator's
-    answer."""
+    answer.
+
+    Failure injection: with probability ``failure_rate`` (or
+    ``ctx.options["failure_rates"][name]``) the simulator is asked for the error answer
+    the real tool would give. The draw comes from ``ctx.rng``, seeded per trajectory, and
+    happens on every call, so a trajectory replays exactly.
+    """
 
     template: str = "simulated_tool.j2"
     template_package: str = "gba_core"
     max_tokens: int = 300
+    failure_rate: float = 0.0
 
-    def __init__(self, name: str = "", description: str = "") -> None:
+    def __init__(
+        self, name: str = "", description: str = "", *, failure_rate: float | None = None
+    ) -> None:
         if name:
             self.name = name
         if description:
             self.description = description
+        if failure_rate is not None:
+            self.failure_rate = failure_rate
+
+    def outcome(self, ctx: ToolContext) -> str:
+        """``"failure"`` or ``"success"`` for this call, drawn from the seeded generator."""
+        rate = ctx.options.get("failure_rates", {}).get(self.name, self.failure_rate)
+        return "failure" if ctx.rng.random() < rate else "success"
+
+    def template_variables(self) -> dict[str, Any]:
+        return {}
 
     def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
         messages = render_messages(
@@ -77,6 +96,8 @@ class SimulatedTool(Tool):
             request=request,
             task=task,
             scratchpad=scratchpad,
+            outcome=self.outcome(ctx),
+            **self.template_variables(),
         )
         return ctx.llm.complete(messages, max_tokens=self.max_tokens).content.strip()
 
@@ -183,6 +204,25 @@ class FunctionTool(Tool):
             kwargs[self._ctx_param] = ctx
         result = self.func(**kwargs)
         return result if isinstance(result, str) else json.dumps(result, default=str)
+
+
+class SimulatedFunctionTool(SimulatedTool):
+    """The twin of a ``FunctionTool``, for free: the simulator LLM plays the function from
+    its name, description and argument schema, and answers as the function would."""
+
+    template = "simulated_function.j2"
+
+    def __init__(self, tool: FunctionTool, *, failure_rate: float | None = None) -> None:
+        super().__init__(tool.name, tool.description, failure_rate=failure_rate)
+        self.arguments = json.dumps(tool.args_model.model_json_schema()["properties"], indent=1)
+
+    def template_variables(self) -> dict[str, Any]:
+        return {"arguments": self.arguments}
+
+
+def simulate(tool: FunctionTool, *, failure_rate: float | None = None) -> SimulatedFunctionTool:
+    """The simulated twin of a function tool (``register(simulate(my_tool))``)."""
+    return SimulatedFunctionTool(tool, failure_rate=failure_rate)
 
 
 @dataclass

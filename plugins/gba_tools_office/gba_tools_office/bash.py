@@ -1,0 +1,64 @@
+"""use_bash: the tool LLM writes a shell command, which runs in gba's sandbox after
+the user allowed it."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, Field
+
+from gba_core.prompts import render_messages
+from gba_core.sandbox import run_shell
+from gba_core.schema import Scratchpad
+from gba_core.tools import Tool, ToolContext
+
+from .settings import sandbox_limits
+
+DESCRIPTION = (
+    "Run a shell command in a sandbox (no network, only a temporary directory is "
+    "writable) and return its output."
+)
+
+
+class Command(BaseModel):
+    command: str = Field(max_length=500, description="One bash command line.")
+
+
+def allowed(command: str, ctx: ToolContext) -> bool:
+    if ctx.options.get("allow_bash") or os.environ.get("GBA_ALLOW_BASH") in ("1", "true"):
+        return True
+    if not ctx.interactive:
+        return False
+    import click
+
+    # On stderr, so `gba run --json` keeps stdout for the trajectory.
+    return click.confirm(
+        f"Run this command in the sandbox?\n  {command}\n", default=False, err=True
+    )
+
+
+class UseBash(Tool):
+    name = "use_bash"
+    description = DESCRIPTION
+
+    def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
+        messages = render_messages(
+            "bash.j2", package=__package__, request=request, task=task, scratchpad=scratchpad
+        )
+        command = ctx.llm.complete(messages, schema=Command, max_tokens=300).parsed.command
+        if not allowed(command, ctx):
+            return (
+                "Refused: running shell commands needs the user's permission "
+                "(gba run --allow-bash, or confirm on a terminal)."
+            )
+        outcome = run_shell(command, limits=sandbox_limits())
+        parts = [f"$ {command}"]
+        if outcome.stdout.strip():
+            parts.append(outcome.stdout.rstrip())
+        if outcome.stderr.strip():
+            parts.append(f"stderr: {outcome.stderr.rstrip()}")
+        if outcome.truncated:
+            parts.append("(output truncated)")
+        if not outcome.ok:
+            parts.append(f"Error: {outcome.describe_failure()}")
+        return "\n".join(parts)

@@ -1,0 +1,83 @@
+"""send_email: a function tool; mail goes through SMTP when configured, otherwise to a
+local Maildir outbox, so nothing is lost and the user can read what the agent sent."""
+
+from __future__ import annotations
+
+import mailbox
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+from gba_core.tools import FunctionTool
+
+from .settings import data_dir, setting
+
+
+def _message(recipient: str, subject: str, body: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = setting("email_from")
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain="gba.local")
+    message.set_content(body)
+    return message
+
+
+def _smtp_send(message: EmailMessage) -> str:
+    host = setting("smtp_host")
+    security = str(setting("smtp_security")).lower()
+    port = int(setting("smtp_port") or {"ssl": 465, "starttls": 587}.get(security, 25))
+    user, password = setting("smtp_user"), setting("smtp_password")
+    try:
+        if security == "ssl":
+            server: smtplib.SMTP = smtplib.SMTP_SSL(
+                host, port, timeout=30, context=ssl.create_default_context()
+            )
+        else:
+            server = smtplib.SMTP(host, port, timeout=30)
+        with server:
+            if security == "starttls":
+                server.starttls(context=ssl.create_default_context())
+            if user:
+                server.login(user, password or "")
+            server.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        # The server's words may echo what was sent; never the password.
+        text = str(exc)
+        if password:
+            text = text.replace(password, "***")
+        raise RuntimeError(f"SMTP delivery to {host}:{port} failed: {text}") from None
+    return f"{host}:{port}"
+
+
+def maildir_path() -> Path:
+    return Path(setting("maildir") or data_dir() / "outbox").expanduser()
+
+
+def send_email(recipient: str, subject: str, body: str) -> str:
+    """Send an email to one recipient.
+
+    Args:
+        recipient: Email address of the recipient.
+        subject: Subject line.
+        body: Text of the email.
+    """
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        address = validate_email(recipient, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        return f"Error: {recipient!r} is not a valid email address: {exc}"
+    message = _message(address, subject, body)
+    if setting("smtp_host"):
+        server = _smtp_send(message)
+        return f"Email sent to {address} with subject '{subject}' via {server}."
+    outbox = mailbox.Maildir(maildir_path(), create=True)
+    outbox.add(message)
+    return f"Email to {address} with subject '{subject}' saved in the outbox {maildir_path()}."
+
+
+send_email_tool = FunctionTool(send_email)

@@ -1,0 +1,66 @@
+"""Configuration of the office tools: environment variables first, then the ``[office]``
+table of ``gba.toml``, then defaults. Secrets (SMTP and CalDAV passwords) are read when
+needed and never copied into observations, logs or trajectories."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from gba_core.config import load_file_config
+
+DEFAULTS: dict[str, Any] = {
+    "ics_path": None,  # default: <user data dir>/gba/calendar.ics
+    "caldav_url": None,
+    "caldav_user": None,
+    "caldav_password": None,
+    "caldav_calendar": None,  # a calendar name or URL; default: the first calendar
+    "smtp_host": None,
+    "smtp_port": None,
+    "smtp_security": "starttls",  # starttls | ssl | none
+    "smtp_user": None,
+    "smtp_password": None,
+    "email_from": "gba@localhost",
+    "maildir": None,  # default: <user data dir>/gba/outbox
+    "ask_user_answers": None,  # file with answers for non-interactive runs
+    "sandbox_cpu_seconds": 10,
+    "sandbox_wall_seconds": 20.0,
+    "sandbox_memory_mb": 512,
+    "sandbox_processes": 32,
+    "sandbox_file_size_mb": 16,
+    "sandbox_open_files": 64,
+    "sandbox_output_bytes": 16000,
+}
+
+
+def setting(name: str) -> Any:
+    """``GBA_<NAME>`` in the environment, else ``[office] <name>`` in gba.toml, else the
+    default."""
+    value = os.environ.get(f"GBA_{name.upper()}")
+    if value is None:
+        value = load_file_config().get("office", {}).get(name)
+    if value is None:
+        return DEFAULTS[name]
+    default = DEFAULTS[name]
+    return type(default)(value) if isinstance(default, int | float) else value
+
+
+def data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("gba"))
+
+
+def sandbox_limits() -> Any:
+    from gba_core.sandbox import Limits
+
+    return Limits(
+        cpu_seconds=setting("sandbox_cpu_seconds"),
+        wall_seconds=setting("sandbox_wall_seconds"),
+        memory_mb=setting("sandbox_memory_mb"),
+        processes=setting("sandbox_processes"),
+        file_size_mb=setting("sandbox_file_size_mb"),
+        open_files=setting("sandbox_open_files"),
+        output_bytes=setting("sandbox_output_bytes"),
+    )
