@@ -1,0 +1,75 @@
+"""The office tools' plumbing on the real embedded model (quality is the 270M's)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gba_core.llm import get_llm
+from gba_core.schema import Trajectory, plan_model
+from gba_core.tools import ToolContext, load_toolset
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def model():
+    return get_llm("llama-cpp:gemma-3-270m")
+
+
+def test_a_twin_answers_on_the_embedded_model(model):
+    twin = load_toolset().simulated["send_email"]
+    out = twin.run(
+        "Invite Michael to watch the Winter Games",
+        "Email michael@example.com inviting him to watch the Winter Games on February 8, 2026",
+        [],
+        ToolContext(llm=model),
+    )
+    assert isinstance(out, str) and out.strip()
+
+
+def test_calculate_number_writes_code_that_runs_in_the_sandbox(model):
+    tool = load_toolset().real["calculate_number"]
+    out = tool.run("What is 17 times 23?", "Multiply 17 by 23", [], ToolContext(llm=model))
+    assert out.startswith(("Result: ", "Error: ")), out
+
+
+def test_create_event_fills_its_arguments_and_writes_the_calendar(model, office_env):
+    tool = load_toolset().real["create_event"]
+    out = tool.run(
+        "Remind me of the dentist",
+        "Create an event 'Dentist' on 2026-03-12 at 09:30",
+        [],
+        ToolContext(llm=model),
+    )
+    assert out.startswith("Event ")
+    assert (office_env / "calendar.ics").read_bytes().count(b"BEGIN:VEVENT") == 1
+
+
+def gba() -> str:
+    return str(Path(sys.executable).with_name("gba"))
+
+
+def test_gba_run_with_the_office_tools(office_env):
+    proc = subprocess.run(
+        [
+            gba(),
+            "run",
+            "What is 17 times 23? Then add a calendar event 'Result' for tomorrow.",
+            "--max-steps",
+            "4",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    trajectory = Trajectory.model_validate(json.loads(proc.stdout))
+    assert trajectory.status in ("completed", "max_steps")
+    model = plan_model(load_toolset().names)
+    for step in trajectory.steps:
+        assert not step.invalid_plan, step.observation
+        model.model_validate(step.plan.model_dump())
