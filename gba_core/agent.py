@@ -116,6 +116,23 @@ class Agent:
         tool = self.tools.get(plan.selected_tool)
         started = time.perf_counter()
         error = False
+        earlier = _same_task_done(trajectory.steps, plan.selected_tool, plan.task)
+        if earlier is not None:
+            # Tools act on the world: a repeated identical task (a second identical email,
+            # a duplicate event) is not run again; the planner is pointed at the result.
+            observation = (
+                f"Not run again: step {earlier.index + 1} already did this task with "
+                f"{plan.selected_tool}. Its result: {earlier.observation} "
+                "Choose a different task, or final_answer."
+            )
+            return Step(
+                index=index,
+                plan=plan,
+                observation=observation,
+                repeated=True,
+                planner_usage=usage,
+                tool_seconds=0.0,
+            )
         if tool is None:
             observation, error = f"Error: there is no tool named {plan.selected_tool!r}.", True
         else:
@@ -135,3 +152,19 @@ class Agent:
             planner_usage=usage,
             tool_seconds=time.perf_counter() - started,
         )
+
+
+def _same_task_done(steps: list[Step], tool: str, task: str) -> Step | None:
+    """An earlier successful step that ran ``tool`` on the same task (case and spacing
+    aside)."""
+    key = " ".join(task.lower().split())
+    for step in steps:
+        if (
+            step.plan is not None
+            and not step.tool_error
+            and not step.repeated
+            and step.plan.selected_tool == tool
+            and " ".join(step.plan.task.lower().split()) == key
+        ):
+            return step
+    return None

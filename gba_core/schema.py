@@ -116,6 +116,7 @@ class Step(BaseModel):
     observation: str
     tool_error: bool = False
     invalid_plan: bool = False
+    repeated: bool = False  # an identical earlier task: the tool was not run again
     planner_usage: Usage = Field(default_factory=Usage)
     tool_seconds: float = 0.0
 

@@ -156,3 +156,35 @@ def test_simulated_tools_use_the_tool_llm():
     assert trajectory.steps[0].observation == "Simulated: 330 m"
     assert "Find the height" in simulator.calls[0].prompt
     assert trajectory.tool_mode == "simulated" and trajectory.final_answer == "330 m."
+
+
+def test_an_identical_task_is_not_run_twice():
+    agent, _llm, tools = make_agent(
+        [
+            plan_answer("lookup", "Find the height"),
+            plan_answer("lookup", "find  the HEIGHT"),
+            plan_answer("lookup", "Find the width"),
+            plan_answer("final_answer"),
+            "done",
+        ]
+    )
+    trajectory = agent.run("How tall?")
+    assert [task for task, _, _ in tools["lookup"].seen] == ["Find the height", "Find the width"]
+    second = trajectory.steps[1]
+    assert second.repeated and "step 1 already did this task" in second.observation
+    assert "330 m tall" in second.observation
+    assert trajectory.status == "completed"
+
+
+def test_a_failed_task_may_be_tried_again():
+    agent, _, _ = make_agent(
+        [
+            plan_answer("broken", "Add it"),
+            plan_answer("broken", "Add it"),
+            plan_answer("final_answer"),
+            "sorry",
+        ]
+    )
+    trajectory = agent.run("x")
+    assert [s.tool_error for s in trajectory.steps[:2]] == [True, True]
+    assert not trajectory.steps[1].repeated

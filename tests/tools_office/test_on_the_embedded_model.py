@@ -73,3 +73,42 @@ def test_gba_run_with_the_office_tools(office_env):
     for step in trajectory.steps:
         assert not step.invalid_plan, step.observation
         model.model_validate(step.plan.model_dump())
+
+
+def test_gba_run_calculates_and_creates_an_event_with_the_embedded_tool_llm(
+    scripted_backend, office_env
+):
+    """The planner's choices are scripted (the base model cannot be relied on to pick
+    these tools); the embedded model does the tools' work: code and event arguments."""
+    from click.testing import CliRunner
+
+    from gba_core.cli import cli
+    from gba_core.testing import plan_answer
+
+    scripted_backend.add(
+        plan_answer("calculate_number", "Multiply 17 by 23"),
+        plan_answer("create_event", "Create an event 'Dentist' on 2026-03-12 at 09:30"),
+        plan_answer("final_answer", "Report the result and the event"),
+    )
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "What is 17 times 23? Also put my dentist appointment in the calendar.",
+            "--planner-llm",
+            "scripted:planner",
+            "--tool-llm",
+            "llama-cpp:gemma-3-270m",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    steps = json.loads(result.stdout)["steps"]
+    assert [s["plan"]["selected_tool"] for s in steps] == [
+        "calculate_number",
+        "create_event",
+        "final_answer",
+    ]
+    assert steps[0]["observation"].startswith(("Result: ", "Error: "))
+    assert steps[1]["observation"].startswith("Event "), steps[1]["observation"]
+    assert b"BEGIN:VEVENT" in (office_env / "calendar.ics").read_bytes()
