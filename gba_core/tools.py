@@ -40,6 +40,31 @@ class ToolContext:
     interactive: bool = False
 
 
+def structured_answer(
+    ctx: ToolContext,
+    template: str,
+    schema: type[BaseModel],
+    *,
+    request: str,
+    task: str,
+    scratchpad: Scratchpad,
+    package: str = "gba_core",
+    max_tokens: int = 512,
+    **variables: Any,
+) -> Any:
+    """Render a tool's prompt template and have the tool's LLM answer it as ``schema``
+    (schema-guided output, validated): how real tools turn a task into an action."""
+    messages = render_messages(
+        template,
+        package=package,
+        request=request,
+        task=task,
+        scratchpad=scratchpad,
+        **variables,
+    )
+    return ctx.llm.complete(messages, schema=schema, max_tokens=max_tokens).parsed
+
+
 class Tool:
     """A real tool. Subclasses set ``name`` and ``description`` and implement ``run``."""
 
@@ -187,15 +212,17 @@ class FunctionTool(Tool):
     def fill_arguments(
         self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext
     ) -> BaseModel:
-        messages = render_messages(
+        return structured_answer(
+            ctx,
             self.template,
-            name=self.name,
-            description=self.description,
+            self.args_model,
             request=request,
             task=task,
             scratchpad=scratchpad,
+            max_tokens=self.max_tokens,
+            name=self.name,
+            description=self.description,
         )
-        return ctx.llm.complete(messages, schema=self.args_model, max_tokens=self.max_tokens).parsed
 
     def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
         arguments = self.fill_arguments(request, task, scratchpad, ctx)

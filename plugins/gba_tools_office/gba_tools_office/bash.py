@@ -7,10 +7,9 @@ import os
 
 from pydantic import BaseModel, Field
 
-from gba_core.prompts import render_messages
 from gba_core.sandbox import run_shell
 from gba_core.schema import Scratchpad
-from gba_core.tools import Tool, ToolContext
+from gba_core.tools import Tool, ToolContext, structured_answer
 
 from .settings import sandbox_limits
 
@@ -42,10 +41,16 @@ class UseBash(Tool):
     description = DESCRIPTION
 
     def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
-        messages = render_messages(
-            "bash.j2", package=__package__, request=request, task=task, scratchpad=scratchpad
-        )
-        command = ctx.llm.complete(messages, schema=Command, max_tokens=300).parsed.command
+        command = structured_answer(
+            ctx,
+            "bash.j2",
+            Command,
+            request=request,
+            task=task,
+            scratchpad=scratchpad,
+            package=__package__,
+            max_tokens=300,
+        ).command
         if not allowed(command, ctx):
             return (
                 "Refused: running shell commands needs the user's permission "

@@ -7,10 +7,9 @@ from numbers import Real
 
 from pydantic import BaseModel, Field
 
-from gba_core.prompts import render_messages
 from gba_core.sandbox import run_python
 from gba_core.schema import Scratchpad
-from gba_core.tools import Tool, ToolContext
+from gba_core.tools import Tool, ToolContext, structured_answer
 
 from .settings import sandbox_limits
 
@@ -33,10 +32,16 @@ class CalculateNumber(Tool):
     description = DESCRIPTION
 
     def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
-        messages = render_messages(
-            "calculate.j2", package=__package__, request=request, task=task, scratchpad=scratchpad
-        )
-        code = ctx.llm.complete(messages, schema=Code, max_tokens=700).parsed.code
+        code = structured_answer(
+            ctx,
+            "calculate.j2",
+            Code,
+            request=request,
+            task=task,
+            scratchpad=scratchpad,
+            package=__package__,
+            max_tokens=700,
+        ).code
         outcome = run_python(code, limits=sandbox_limits())
         if not outcome.ok:
             return f"Error: the calculation failed: {outcome.describe_failure()}"
