@@ -15,6 +15,10 @@ from gba_core.schema import Request, Step, Trajectory, Usage, scratchpad_of
 from gba_core.tools import Tool, ToolContext, ToolMode
 
 FINAL_ANSWER = "final_answer"
+LIMIT_TASK = (
+    "The step limit is reached: answer as well as the results so far allow, and say "
+    "what is still missing."
+)
 StepCallback = Callable[[Step], None]
 
 
@@ -27,6 +31,10 @@ class Agent:
     retries exhausted) is not a trajectory outcome: ``LLMError`` propagates, so nothing
     is recorded as a failure of the planner; only output that does not fit its schema
     (``InvalidOutputError``) is part of a trajectory.
+
+    With ``answer_at_limit``, a run that reaches ``max_steps`` still gets an answer
+    written by ``final_answer`` from the results so far, kept apart from the planner's
+    own final answer (``Trajectory.limit_answer``; the status stays ``max_steps``).
     """
 
     def __init__(
@@ -41,6 +49,7 @@ class Agent:
         on_step: StepCallback | None = None,
         planner_name: str = "",
         mode: ToolMode = "real",
+        answer_at_limit: bool = False,
     ) -> None:
         if max_steps < 1:
             raise ConfigError("max_steps must be at least 1")
@@ -57,6 +66,7 @@ class Agent:
         self.on_step = on_step
         self.planner_name = planner_name or type(planner).__name__
         self.mode = mode
+        self.answer_at_limit = answer_at_limit
 
     def run(self, request: str | Request, *, seed: int | None = None) -> Trajectory:
         if isinstance(request, str):
@@ -86,6 +96,10 @@ class Agent:
                     break
             else:
                 trajectory.status = "max_steps"
+                if self.answer_at_limit:
+                    trajectory.limit_answer = self.tools[FINAL_ANSWER].run(
+                        request.text, LIMIT_TASK, scratchpad_of(trajectory.steps), ctx
+                    )
         except LLMError:
             raise
         except Exception as exc:

@@ -207,6 +207,7 @@ def run(
         tool_llm=tool_model,
         interactive=sys.stdin.isatty() if interactive is None else interactive,
         tool_options={"allow_bash": allow_bash},
+        answer_at_limit=True,
         on_step=show,
         planner_name=planner,
         mode=mode,
@@ -221,6 +222,8 @@ def run(
         console.print(f"\n[bold]Answer:[/] {escape(trajectory.final_answer or '')}")
     elif trajectory.status == "max_steps":
         console.print(f"\n[yellow]No final answer within {max_steps} steps.[/]")
+        if trajectory.limit_answer:
+            console.print(f"[bold]From the results so far:[/] {escape(trajectory.limit_answer)}")
     else:
         console.print(f"\n[red]Error:[/] {escape(trajectory.error or '')}")
     if trajectory.status == "error":

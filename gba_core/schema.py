@@ -145,6 +145,9 @@ class Trajectory(BaseModel):
     request: Request
     steps: list[Step] = Field(default_factory=list)
     final_answer: str | None = None
+    # With status max_steps: an answer written from the results so far, when asked for
+    # (Agent(answer_at_limit=True)); it is not the planner's final answer.
+    limit_answer: str | None = None
     status: TrajectoryStatus = "error"
     error: str | None = None
     planner: str = ""

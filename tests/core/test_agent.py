@@ -79,10 +79,23 @@ def test_tool_exception_becomes_an_observation_and_the_run_goes_on():
 
 
 def test_max_steps_without_final_answer():
-    agent, _, _ = make_agent([plan_answer("lookup")] * 3, max_steps=3)
+    agent, _, _ = make_agent([plan_answer("lookup", f"Look {i}") for i in range(3)], max_steps=3)
     trajectory = agent.run("Loop forever")
     assert trajectory.status == "max_steps"
     assert len(trajectory.steps) == 3 and trajectory.final_answer is None
+    assert trajectory.limit_answer is None
+
+
+def test_an_answer_at_the_limit_is_kept_apart():
+    agent, llm, _ = make_agent(
+        [plan_answer("lookup", "Look 1"), plan_answer("lookup", "Look 2"), "About 330 m."],
+        max_steps=2,
+        answer_at_limit=True,
+    )
+    trajectory = agent.run("How tall?")
+    assert trajectory.status == "max_steps" and trajectory.final_answer is None
+    assert trajectory.limit_answer == "About 330 m."
+    assert "step limit is reached" in llm.calls[-1].prompt
 
 
 def test_invalid_plan_is_recorded_and_the_planner_is_told():

@@ -123,11 +123,16 @@ def test_markup_in_model_text_is_printed_verbatim(scripted_backend, register_plu
 
 def test_max_steps_is_reported(scripted_backend, register_plugin):
     register_plugin(LookupPlugin())
-    scripted_backend.default = plan_answer("lookup", "Search again")
+    scripted_backend.add(
+        plan_answer("lookup", "Search"),
+        plan_answer("lookup", "Search again"),
+        "Nothing was found.",
+    )
     result = invoke("run", "hi", "--llm", "scripted:test", "--max-steps", "2")
     assert result.exit_code == 0, result.output
-    assert result.output.count("task  Search again") == 2
+    assert "task  Search again" in result.output
     assert "No final answer within 2 steps" in result.output
+    assert "From the results so far: Nothing was found." in result.output
 
 
 @pytest.mark.parametrize(
