@@ -125,7 +125,9 @@ def test_max_steps_is_reported(scripted_backend, register_plugin):
     register_plugin(LookupPlugin())
     scripted_backend.add(
         plan_answer("lookup", "Search"),
+        "nothing",  # Lookup asks the tool LLM too
         plan_answer("lookup", "Search again"),
+        "nothing",
         "Nothing was found.",
     )
     result = invoke("run", "hi", "--llm", "scripted:test", "--max-steps", "2")
