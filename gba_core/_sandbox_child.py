@@ -3,21 +3,25 @@ process, then replaces itself with the program. Stdlib only, started with ``pyth
 
 Usage: python -I _sandbox_child.py CONFIG_JSON PROGRAM [ARGS...]
 
-Each confinement is applied where the kernel and privileges allow and recorded in
-``WORKDIR/.isolation`` (read by the parent): new network namespace (no network, not
-even the host's loopback), new mount namespace with every filesystem read-only but the
-work dir, new PID namespace (the program is PID 1: when it dies, everything it started
-dies), an unprivileged user (when started as root), and resource limits.
+Confinements: a new network namespace (no network, not even the host's loopback), a new
+IPC namespace, a new mount namespace with every filesystem read-only but the work dir
+and a fresh /proc and empty /run, a new PID namespace (the program's init reaps it:
+when the program ends, everything it started dies), an unprivileged user (when started
+as root), and resource limits. What applied goes to the parent on a report pipe the
+program never holds; when a required confinement is missing, the program is not run
+(exit status REFUSED) unless the parent allowed weaker isolation.
 """
 
 import ctypes
 import json
 import os
+import re
 import resource
 import signal
 import sys
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
@@ -34,6 +38,7 @@ FLAG_OPTIONS = {
 }
 PR_SET_PDEATHSIG = 1
 NOBODY = 65534
+REFUSED = 125  # exit status: the confinement the parent asked for is not available
 # Kernel filesystems left as they are: /proc and /sys are needed by programs and not
 # writable by the unprivileged user; /dev's device nodes must stay usable.
 KEEP = ("/proc", "/sys", "/dev")
@@ -54,7 +59,7 @@ def _mounts() -> list[tuple[str, int]]:
     with open("/proc/self/mountinfo") as f:
         for line in f:
             fields = line.split()
-            point = fields[4].encode().decode("unicode_escape")
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
             flags = sum(FLAG_OPTIONS.get(opt, 0) for opt in fields[5].split(","))
             out.append((point, flags))
     return out
@@ -94,52 +99,70 @@ def _map_user(uid: int, gid: int) -> None:
         f.write(f"0 {gid} 1")
 
 
-def _init(program_pid: int, workdir: str) -> None:
-    """Reap every child until the program ends; report a signal death in ``.exit``."""
+def _report(fd: int, message: dict) -> None:
+    """A line to the parent on the report pipe, which the program never holds."""
+    os.write(fd, (json.dumps(message) + "\n").encode())
+
+
+def _init(program_pid: int, report_fd: int) -> None:
+    """Reap every child until the program ends; report a signal death to the parent."""
     while True:
         pid, status = os.waitpid(-1, 0)
         if pid != program_pid:
             continue
         if os.WIFSIGNALED(status):
-            # The program owns the work dir: never follow what it may have put there.
-            path = os.path.join(workdir, ".exit")
-            if os.path.lexists(path):
-                os.unlink(path)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-            os.write(fd, json.dumps({"signal": os.WTERMSIG(status)}).encode())
-            os.close(fd)
+            _report(report_fd, {"signal": os.WTERMSIG(status)})
             os._exit(128 + os.WTERMSIG(status))
         # Leaving kills whatever the program left running in the namespace.
         os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 
-def confine(config: dict) -> list[str]:
+def _fresh_proc_and_run() -> None:
+    """In the new PID namespace: a /proc that shows only its processes (not the parent's
+    environment or command lines), and an empty /run so host daemons' Unix sockets
+    (D-Bus and the like) are out of reach."""
+    _mount_fs(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for run in (b"/run", b"/var/run"):
+        if os.path.isdir(run) and not os.path.islink(run):
+            _mount_fs(b"tmpfs", run, b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)
+
+
+def _mount_fs(source: bytes, target: bytes, fstype: bytes, flags: int) -> bool:
+    return libc.mount(source, target, fstype, flags, None) == 0
+
+
+def confine(config: dict, report_fd: int) -> list[str]:
     workdir = config["workdir"]
     done: list[str] = []
     is_root = os.geteuid() == 0
-    wanted = CLONE_NEWNS | CLONE_NEWPID | (0 if config["network"] else CLONE_NEWNET)
+    uid, gid = os.getuid(), os.getgid()  # before unshare: afterwards they read as unmapped
+    wanted = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | (0 if config["network"] else CLONE_NEWNET)
     if is_root and _unshare(wanted):
         pass
     elif _unshare(wanted | CLONE_NEWUSER):
-        _map_user(os.getuid() if not is_root else 0, os.getgid())
+        _map_user(uid, gid)
         done.append("userns")
     else:
         wanted = 0
     if wanted & CLONE_NEWNET:
         done.append("no-network")
+    if wanted & CLONE_NEWIPC:
+        done.append("private-ipc")
     if wanted and _read_only_except(workdir, config.get("python_home") if is_root else None):
         done.append("read-only-fs")
     if wanted & CLONE_NEWPID:
         pid = os.fork()
         if pid:  # outside the namespace: wait, and exit as the namespace's init did
+            os.close(report_fd)
             signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGKILL))
             _, status = os.waitpid(pid, 0)
             os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
         # PID 1 of the namespace: the kernel ignores signals to it that it has no handler
         # for (SIGXCPU included), so it only reaps, and the program runs as PID 2.
+        _fresh_proc_and_run()
         program_pid = os.fork()
         if program_pid:
-            _init(program_pid, workdir)
+            _init(program_pid, report_fd)
         done.append("pid-namespace")
     limits = config["limits"]
     # CPU: SIGXCPU at the soft limit (a clear reason), SIGKILL a second later.
@@ -154,25 +177,67 @@ def confine(config: dict) -> list[str]:
     ):
         resource.setrlimit(getattr(resource, name), (value, value))
     done.append("rlimits")
-    # As root, drop to nobody, unless the interpreter is out of nobody's reach (no mount
-    # namespace to show it in the work dir): then the other confinements must do.
-    reachable = "read-only-fs" in done or not config.get("python_home")
-    if os.geteuid() == 0 and "userns" not in done and reachable:
+    if "userns" in done:
+        if _drop_capabilities():
+            done.append("no-capabilities")
+    elif os.geteuid() == 0 and "read-only-fs" in done:
         os.setgroups([])
         os.setgid(NOBODY)
         os.setuid(NOBODY)
         done.append("unprivileged-user")
-    with open(os.path.join(workdir, ".isolation"), "w") as f:
-        json.dump(done, f)
+    missing = [need for need in _required(config, is_root) if need not in done]
+    _report(report_fd, {"isolation": done, "missing": missing})
+    if missing and not config["allow_weak"]:
+        # Fail closed: without these the program could reach the host.
+        os._exit(REFUSED)
+    os.close(report_fd)
     # After the user change (which clears it): die with the launcher.
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     return done
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def _drop_capabilities() -> bool:
+    """In a user namespace the program is root there, with capabilities that could undo
+    the read-only remounts: drop them all, for good (root stays powerless across exec)."""
+    PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP = 28, 38, 24
+    SECBIT_NOROOT, SECBIT_NOROOT_LOCKED = 1, 2
+    SECBIT_NO_SETUID_FIXUP, SECBIT_NO_SETUID_FIXUP_LOCKED = 4, 8
+    bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP
+    if libc.prctl(PR_SET_SECUREBITS, bits | SECBIT_NO_SETUID_FIXUP_LOCKED, 0, 0, 0) != 0:
+        return False
+    for cap in range(64):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (_CapData * 2)()
+    if libc.capset(ctypes.byref(header), data) != 0:
+        return False
+    return libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+
+
+def _required(config: dict, is_root: bool) -> list[str]:
+    needs = ["read-only-fs", "pid-namespace", "private-ipc"]
+    if not config["network"]:
+        needs.append("no-network")
+    needs.append("unprivileged-user" if is_root else "no-capabilities")
+    return needs
+
+
 def main() -> None:
     config = json.loads(sys.argv[1])
     program = sys.argv[2:]
-    done = confine(config)
+    done = confine(config, int(config["report_fd"]))
     # Only now: a cwd taken before the bind mount would point at the read-only layer.
     os.chdir(config["workdir"])
     env = dict(config["env"])

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,12 @@ from pathlib import Path
 from typing import IO
 
 CHILD = Path(__file__).with_name("_sandbox_child.py")
+
+
+class SandboxUnavailableError(RuntimeError):
+    """The isolation gba requires for model-written code is not available here."""
+
+
 NOBODY = 65534
 
 
@@ -40,6 +47,8 @@ class Limits:
     open_files: int = 64
     output_bytes: int = 16_000
     network: bool = False
+    # Run even where namespaces are unavailable (limits, empty env and work dir only).
+    allow_weak_isolation: bool = False
 
 
 @dataclass
@@ -51,6 +60,7 @@ class SandboxResult:
     truncated: bool = False
     seconds: float = 0.0
     isolation: list[str] = field(default_factory=list)
+    missing_isolation: list[str] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
 
     @property
@@ -62,7 +72,10 @@ class SandboxResult:
         if self.timed_out:
             return "it was stopped after the time limit"
         if self.returncode is not None and self.returncode < 0:
-            name = signal.Signals(-self.returncode).name
+            try:
+                name = signal.Signals(-self.returncode).name
+            except ValueError:
+                name = f"signal {-self.returncode}"
             reason = {
                 "SIGXCPU": "it used up its CPU time",
                 "SIGKILL": "it was killed",
@@ -126,17 +139,25 @@ def run(
             "env": env,
             "python_home": sys.base_prefix,
             "python_bin": os.path.relpath(_base_python(), sys.base_prefix),
+            "allow_weak": limits.allow_weak_isolation,
         }
+        report_read, report_write = os.pipe()
+        config["report_fd"] = report_write
         start = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-I", str(CHILD), json.dumps(config), *argv],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=workdir,
-            env={},
-            start_new_session=True,
-        )
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", str(CHILD), json.dumps(config), *argv],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=workdir,
+                env={},
+                start_new_session=True,
+                pass_fds=(report_write,),
+            )
+        finally:
+            os.close(report_write)
+        report = _Capped(os.fdopen(report_read, "rb"), 4096)
         out = _Capped(proc.stdout, limits.output_bytes)  # type: ignore[arg-type]
         err = _Capped(proc.stderr, limits.output_bytes)  # type: ignore[arg-type]
         try:
@@ -162,27 +183,39 @@ def run(
             truncated=bool(out.dropped or err.dropped),
             seconds=time.perf_counter() - start,
         )
-        # Both files sit in the program's own directory: read them defensively.
-        result.isolation = _read_json(workdir / ".isolation", [])
-        exit_info = _read_json(workdir / ".exit", {})  # a signal death in a PID namespace
-        if isinstance(exit_info, dict) and not timed_out and proc.returncode > 128:
-            result.returncode = -int(exit_info.get("signal", proc.returncode - 128))
-        for name in collect:
-            path = workdir / name
-            if path.is_file() and not path.is_symlink() and path.stat().st_size <= 2**20:
-                result.files[name] = path.read_bytes()
+        for line in report.text(5).splitlines():
+            message = json.loads(line)
+            if "isolation" in message:
+                result.isolation = list(message["isolation"])
+                result.missing_isolation = list(message["missing"])
+            elif "signal" in message and not timed_out:  # a signal death in a PID namespace
+                result.returncode = -int(message["signal"])
+        if result.missing_isolation and not limits.allow_weak_isolation:
+            raise SandboxUnavailableError(
+                "refusing to run model-written code without "
+                + ", ".join(result.missing_isolation)
+                + " (this kernel or container does not allow it; see Limits.allow_weak_isolation)"
+            )
+        if not timed_out:  # after a timeout the namespace may still be dying: take nothing
+            for name in collect:
+                if (content := _read_own_file(workdir / name)) is not None:
+                    result.files[name] = content
         return result
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _read_json(path: Path, default: object) -> object:
+def _read_own_file(path: Path, limit: int = 2**20) -> bytes | None:
+    """A regular file the program left, read without following links, at most ``limit``."""
     try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > 4096:
-            return default
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return default
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        return f.read(limit)
 
 
 def _base_python() -> str:

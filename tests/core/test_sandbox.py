@@ -1,10 +1,12 @@
 """Model-written code and commands run confined: hostile input is contained."""
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +151,106 @@ def test_huge_output_is_truncated_not_buffered():
     assert len(result.stdout) <= FAST.output_bytes
     py = run_python("print('x' * 50_000_000)\nresult = 1\n", limits=FAST)
     assert py.truncated and py.files["result.json"] == b"1"
+
+
+def test_shared_memory_does_not_outlive_the_run():
+    code = (
+        "import ctypes\nlibc = ctypes.CDLL(None)\n"
+        "result = [libc.shmget(0, 50 * 1024 * 1024, 0o1666) for _ in range(2)]\n"
+    )
+    before = subprocess.run(["ipcs", "-m"], capture_output=True, text=True).stdout
+    result = run_python(code, limits=FAST)
+    after = subprocess.run(["ipcs", "-m"], capture_output=True, text=True).stdout
+    assert result.ok and "private-ipc" in result.isolation
+    assert after.count("nobody") == before.count("nobody")
+
+
+def test_host_unix_sockets_under_run_are_out_of_reach(tmp_path):
+    run_dir = Path("/run") if os.access("/run", os.W_OK) else None
+    if run_dir is None:
+        pytest.skip("needs a writable /run to place a host socket")
+    path = run_dir / f"gba-test-{os.getpid()}.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    path.chmod(0o666)
+    server.listen()
+    server.settimeout(1)
+    try:
+        result = run_python(
+            f"import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect({str(path)!r})\n"
+            "result = 1\n",
+            limits=FAST,
+        )
+        assert not result.ok
+        with pytest.raises(TimeoutError):
+            server.accept()
+    finally:
+        server.close()
+        path.unlink()
+
+
+def test_the_sandbox_works_unprivileged_and_drops_its_namespace_powers(tmp_path):
+    """As an ordinary user (user namespaces): same confinement, and the program cannot
+    undo the read-only view (it is root in its namespace, without capabilities)."""
+    if os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists():
+        pytest.skip("needs root to start a process as an ordinary user")
+    import shutil as sh
+    import tempfile
+
+    import gba_core.sandbox as sandbox
+
+    code_dir = Path(tempfile.mkdtemp(prefix="gba-unpriv-"))  # pytest's tmp is root-only
+    code_dir.chmod(0o755)
+    for name in ("sandbox.py", "_sandbox_child.py"):
+        sh.copy(Path(sandbox.__file__).with_name(name), code_dir / name)
+    probe = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(code_dir)!r})\n"
+        "import sandbox\n"
+        "r = sandbox.run_shell('mount -o remount,rw / 2>&1; touch /tmp/gba-unpriv-escape "
+        "2>&1; echo inside > f && cat f')\n"
+        "print(json.dumps({'isolation': r.isolation, 'out': r.stdout}))\n"
+    )
+    python = "/usr/bin/python3"
+    try:
+        proc = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-c", probe],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd="/",
+        )
+    finally:
+        sh.rmtree(code_dir)
+    if "refusing to run" in proc.stderr:
+        pytest.skip("this kernel does not give ordinary users namespaces")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    assert {"userns", "no-capabilities", "read-only-fs", "no-network"} <= set(report["isolation"])
+    assert "inside" in report["out"]
+    assert not Path("/tmp/gba-unpriv-escape").exists()
+
+
+def test_missing_isolation_refuses_unless_allowed(monkeypatch):
+    """Where namespaces are refused (containers), nothing runs unless weaker isolation
+    was allowed explicitly."""
+    import gba_core._sandbox_child as child
+
+    code = (
+        "import runpy, sys\n"
+        "import gba_core._sandbox_child as child\n"
+        "child._unshare = lambda flags: False\n"
+        "child.main()\n"
+    )
+    wrapper = Path(child.__file__).with_name("_test_no_namespaces.py")
+    wrapper.write_text(code)
+    monkeypatch.setattr("gba_core.sandbox.CHILD", wrapper)
+    try:
+        from gba_core.sandbox import SandboxUnavailableError
+
+        with pytest.raises(SandboxUnavailableError, match="read-only-fs"):
+            run_shell("echo should-not-run", limits=FAST)
+        weak = run_shell("echo ran", limits=Limits(allow_weak_isolation=True))
+        assert weak.stdout.strip() == "ran" and "read-only-fs" in weak.missing_isolation
+    finally:
+        wrapper.unlink()

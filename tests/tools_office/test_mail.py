@@ -84,7 +84,7 @@ def test_the_password_never_reaches_observations_or_trajectories(
 ):
     monkeypatch.setenv("GBA_SMTP_USER", "agent")
     monkeypatch.setenv("GBA_SMTP_PASSWORD", "pa55-w0rd-XYZ")
-    # this server offers no AUTH: login fails, and the error must not carry the password
+    # security "none" with a login: refused before the password could leave
     scripted_backend.add(
         plan_answer("send_email", "Invite Michael"), MAIL, plan_answer("final_answer"), "ok"
     )
@@ -92,5 +92,25 @@ def test_the_password_never_reaches_observations_or_trajectories(
     assert result.exit_code == 0, result.output
     trajectory = json.loads(result.stdout)
     assert trajectory["steps"][0]["tool_error"]
-    assert "SMTP" in trajectory["steps"][0]["observation"]
+    assert "SMTP login needs" in trajectory["steps"][0]["observation"]
     assert "pa55-w0rd-XYZ" not in result.output
+
+
+def test_the_password_is_scrubbed_from_server_errors(smtp_server, monkeypatch):
+    """With TLS asked for, this plain server fails the STARTTLS step; whatever the server
+    says comes back without the password."""
+    monkeypatch.setenv("GBA_SMTP_SECURITY", "starttls")
+    monkeypatch.setenv("GBA_SMTP_USER", "agent")
+    monkeypatch.setenv("GBA_SMTP_PASSWORD", "pa55-w0rd-XYZ")
+    with pytest.raises(RuntimeError, match="SMTP delivery") as err:
+        send(MAIL)
+    assert "pa55-w0rd-XYZ" not in str(err.value)
+    assert smtp_server.envelopes == []
+
+
+def test_an_unknown_security_setting_is_a_clear_error(smtp_server, monkeypatch):
+    from gba_core.errors import ConfigError
+
+    monkeypatch.setenv("GBA_SMTP_SECURITY", "tls")
+    with pytest.raises(ConfigError, match="starttls, ssl or none"):
+        send(MAIL)

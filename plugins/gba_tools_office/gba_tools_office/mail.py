@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+from gba_core.errors import ConfigError
 from gba_core.tools import FunctionTool
 
 from .settings import data_dir, setting
@@ -29,8 +30,16 @@ def _message(recipient: str, subject: str, body: str) -> EmailMessage:
 def _smtp_send(message: EmailMessage) -> str:
     host = setting("smtp_host")
     security = str(setting("smtp_security")).lower()
+    if security not in ("starttls", "ssl", "none"):
+        raise ConfigError(f"smtp_security must be starttls, ssl or none, not {security!r}")
     port = int(setting("smtp_port") or {"ssl": 465, "starttls": 587}.get(security, 25))
     user, password = setting("smtp_user"), setting("smtp_password")
+    if user and security == "none":
+        # A login over plain SMTP would send the password in the clear.
+        raise RuntimeError(
+            "SMTP login needs smtp_security starttls or ssl; not sending the "
+            "password over an unencrypted connection"
+        )
     try:
         if security == "ssl":
             server: smtplib.SMTP = smtplib.SMTP_SSL(

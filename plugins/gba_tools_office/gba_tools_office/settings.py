@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "sandbox_file_size_mb": 16,
     "sandbox_open_files": 64,
     "sandbox_output_bytes": 16000,
+    "sandbox_allow_weak_isolation": "no",  # "yes": run even without namespaces
 }
 
 
@@ -63,4 +64,6 @@ def sandbox_limits() -> Any:
         file_size_mb=setting("sandbox_file_size_mb"),
         open_files=setting("sandbox_open_files"),
         output_bytes=setting("sandbox_output_bytes"),
+        allow_weak_isolation=str(setting("sandbox_allow_weak_isolation")).lower()
+        in ("1", "yes", "true"),
     )
