@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module, metadata
 from typing import Any, Generic, TypeVar
@@ -182,18 +182,6 @@ class Registry(Generic[T]):
             )
         self.items[name] = item
         self.origins[name] = plugin
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.items
-
-    def __getitem__(self, name: str) -> T:
-        return self.items[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
 
 
 def collect(hook_name: str, kind: str, key: Callable[..., tuple[str, T]]) -> Registry[T]:

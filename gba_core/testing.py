@@ -26,10 +26,10 @@ import pytest
 
 from gba_core import hookimpl, plugins
 from gba_core.llm.scripted import ScriptedLLM
-from gba_core.schema import ScratchpadEntry
+from gba_core.schema import ScratchpadEntry, Trajectory, plan_model
 from gba_core.tools import TOOL_NAME, SimulatedTool, Tool, ToolContext
 
-__all__ = ["ScriptedLLM", "check_tool_pair", "plan_answer"]
+__all__ = ["ScriptedLLM", "check_plans", "check_tool_pair", "plan_answer"]
 
 _counter = itertools.count()
 
@@ -119,3 +119,12 @@ def check_tool_pair(
     assert any(task in call.prompt for call in llm.calls), (
         f"{simulated.name}: the simulator was not shown the task"
     )
+
+
+def check_plans(trajectory: Trajectory, tool_names: list[str]) -> None:
+    """Assert that every step of ``trajectory`` has a plan valid for ``tool_names`` (the
+    schema handed to the model), e.g. after a run on a real model."""
+    model = plan_model(tool_names)
+    for step in trajectory.steps:
+        assert not step.invalid_plan, f"step {step.index + 1}: {step.observation}"
+        model.model_validate(step.plan.model_dump())  # type: ignore[union-attr]

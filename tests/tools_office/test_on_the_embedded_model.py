@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from gba_core.llm import get_llm
-from gba_core.schema import Trajectory, plan_model
+from gba_core.schema import Trajectory
+from gba_core.testing import check_plans
 from gba_core.tools import ToolContext, load_toolset
 
 pytestmark = pytest.mark.integration
@@ -69,10 +70,7 @@ def test_gba_run_with_the_office_tools(office_env):
     assert proc.returncode == 0, proc.stderr[-2000:]
     trajectory = Trajectory.model_validate(json.loads(proc.stdout))
     assert trajectory.status in ("completed", "max_steps")
-    model = plan_model(load_toolset().names)
-    for step in trajectory.steps:
-        assert not step.invalid_plan, step.observation
-        model.model_validate(step.plan.model_dump())
+    check_plans(trajectory, load_toolset().names)
 
 
 def test_gba_run_calculates_and_creates_an_event_with_the_embedded_tool_llm(
