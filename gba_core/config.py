@@ -69,3 +69,26 @@ def llm_spec_for(role: str, cli: Mapping[str, str | None] | None = None) -> tupl
         if value:
             return str(value), source
     return DEFAULT_LLM, "default"
+
+
+def plugin_setting(section: str, name: str, defaults: Mapping[str, Any]) -> Any:
+    """A plugin's setting: ``GBA_<NAME>`` in the environment, else ``[section] <name>`` in
+    gba.toml, else ``defaults[name]``. Values from the environment or file are converted to
+    the type of a numeric default."""
+    default = defaults[name]
+    value: Any = os.environ.get(f"GBA_{name.upper()}")
+    if value is None:
+        table = load_file_config().get(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{config_path()}: [{section}] must be a table")
+        value = table.get(name)
+    if value is None:
+        return default
+    if isinstance(default, bool):
+        return str(value).strip().lower() in ("1", "yes", "true", "on")
+    if isinstance(default, int | float):
+        try:
+            return type(default)(value)
+        except ValueError:
+            raise ConfigError(f"setting {name}: {value!r} is not a number") from None
+    return value

@@ -85,8 +85,10 @@ class SimulatedTool(Tool):
 
     Failure injection: with probability ``failure_rate`` (or
     ``ctx.options["failure_rates"][name]``) the simulator is asked for the error answer
-    the real tool would give. The draw comes from ``ctx.rng``, seeded per trajectory, and
-    happens on every call, so a trajectory replays exactly.
+    the real tool would give. A twin with several ways to fail overrides
+    ``outcome_rates`` (outcome name -> probability); ``ctx.options["failure_rates"][name]``
+    may then be such a mapping. The draw comes from ``ctx.rng``, seeded per trajectory,
+    and happens on every call, so a trajectory replays exactly.
     """
 
     template: str = "simulated_tool.j2"
@@ -104,10 +106,26 @@ class SimulatedTool(Tool):
         if failure_rate is not None:
             self.failure_rate = failure_rate
 
+    def outcome_rates(self) -> dict[str, float]:
+        """Probability of each failure outcome when nothing overrides it."""
+        return {"failure": self.failure_rate}
+
     def outcome(self, ctx: ToolContext) -> str:
-        """``"failure"`` or ``"success"`` for this call, drawn from the seeded generator."""
-        rate = ctx.options.get("failure_rates", {}).get(self.name, self.failure_rate)
-        return "failure" if ctx.rng.random() < rate else "success"
+        """The outcome of this call (``"success"`` or a key of ``outcome_rates``), drawn
+        from the seeded generator."""
+        override = ctx.options.get("failure_rates", {}).get(self.name)
+        if override is None:
+            rates = self.outcome_rates()
+        elif isinstance(override, Mapping):
+            rates = {**self.outcome_rates(), **override}
+        else:
+            rates = {"failure": float(override)}
+        draw = ctx.rng.random()
+        for name, rate in rates.items():
+            if draw < rate:
+                return name
+            draw -= rate
+        return "success"
 
     def template_variables(self) -> dict[str, Any]:
         return {}

@@ -4,7 +4,19 @@ import json
 import subprocess
 import sys
 
-HEAVY = ["llama_cpp", "openai", "numpy", "torch", "transformers", "httpx"]
+HEAVY = [
+    "llama_cpp",
+    "openai",
+    "numpy",
+    "torch",
+    "transformers",
+    "httpx",
+    "sentence_transformers",
+    "faiss",
+    "trafilatura",
+    "pyarrow",
+    "mwparserfromhell",
+]
 
 
 def test_help_and_tools_do_not_import_heavy_libraries():

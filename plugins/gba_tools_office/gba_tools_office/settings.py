@@ -4,11 +4,10 @@ needed and never copied into observations, logs or trajectories."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-from gba_core.config import load_file_config
+from gba_core.config import plugin_setting
 
 DEFAULTS: dict[str, Any] = {
     "ics_path": None,  # default: <user data dir>/gba/calendar.ics
@@ -31,20 +30,14 @@ DEFAULTS: dict[str, Any] = {
     "sandbox_file_size_mb": 16,
     "sandbox_open_files": 64,
     "sandbox_output_bytes": 16000,
-    "sandbox_allow_weak_isolation": "no",  # "yes": run even without namespaces
+    "sandbox_allow_weak_isolation": False,  # True: run even without namespaces
 }
 
 
 def setting(name: str) -> Any:
     """``GBA_<NAME>`` in the environment, else ``[office] <name>`` in gba.toml, else the
     default."""
-    value = os.environ.get(f"GBA_{name.upper()}")
-    if value is None:
-        value = load_file_config().get("office", {}).get(name)
-    if value is None:
-        return DEFAULTS[name]
-    default = DEFAULTS[name]
-    return type(default)(value) if isinstance(default, int | float) else value
+    return plugin_setting("office", name, DEFAULTS)
 
 
 def data_dir() -> Path:
@@ -64,6 +57,5 @@ def sandbox_limits() -> Any:
         file_size_mb=setting("sandbox_file_size_mb"),
         open_files=setting("sandbox_open_files"),
         output_bytes=setting("sandbox_output_bytes"),
-        allow_weak_isolation=str(setting("sandbox_allow_weak_isolation")).lower()
-        in ("1", "yes", "true"),
+        allow_weak_isolation=setting("sandbox_allow_weak_isolation"),
     )

@@ -1,0 +1,118 @@
+"""The last stage shared by both search tools.
+
+For each document found, the sentences most similar to the task are kept (evidence);
+the tool LLM condenses each document's evidence to what matters for the task, then
+writes one concise answer from those notes. Small models answer far better from a few
+relevant sentences than from whole passages. The observation is the answer, the two best
+sentences of the top document and the sources; an answer that degenerates (empty, or
+looping) is left out, so the planner always gets the facts that were found.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, Field
+
+from gba_core.tools import ToolContext, structured_answer
+
+NOTE_CHARS = 400
+EVIDENCE_SENTENCES = 4
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+class Note(BaseModel):
+    note: str = Field(
+        max_length=NOTE_CHARS, description="The relevant facts, or 'Nothing relevant.'"
+    )
+
+
+class Answer(BaseModel):
+    answer: str = Field(max_length=NOTE_CHARS, description="One or two sentences.")
+
+
+@dataclass
+class Found:
+    """A document and the passages of it that the search picked, in document order."""
+
+    title: str
+    url: str
+    passages: list[str] = field(default_factory=list)
+    snippet: str = ""
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(p for p in (self.snippet, *self.passages) if p)
+
+
+def evidence(query: str, doc: Found, k: int = EVIDENCE_SENTENCES) -> str:
+    """The ``k`` sentences of ``doc`` most similar to ``query``, in document order."""
+    import numpy as np
+
+    from .embed import load_embedder
+
+    sentences = [s for p in (doc.snippet, *doc.passages) for s in _SENTENCE.split(p) if s.strip()]
+    if len(sentences) <= k:
+        return " ".join(sentences)
+    vectors = load_embedder("").encode([query, *sentences])
+    best = sorted(np.argsort(-(vectors[1:] @ vectors[0]), kind="stable")[:k])
+    return " ".join(sentences[i] for i in best)
+
+
+def degenerate(text: str) -> bool:
+    """Empty, or looping: a three-word sequence repeated through the text, or text that
+    compresses to almost nothing ("100000…")."""
+    words = text.lower().split()
+    if not words:
+        return True
+    if len(text) >= 40 and len(zlib.compress(text.encode())) < len(text) / 5:
+        return True
+    grams = Counter(zip(words, words[1:], words[2:], strict=False))
+    return bool(grams) and max(grams.values()) >= max(3, len(words) // 8)
+
+
+def _tokens(chars: int) -> int:
+    # Room for every character of a bounded string as its own token, plus the JSON.
+    return chars + 32
+
+
+def answer(ctx: ToolContext, task: str, docs: list[Found]) -> str:
+    """One concise answer to ``task`` from ``docs``, naming its sources."""
+    if not docs:
+        return "Nothing was found for this search."
+    facts = [(d.title, evidence(task, d)) for d in docs]
+    notes = []
+    for title, text in facts:
+        note = structured_answer(
+            ctx,
+            "summarize.j2",
+            Note,
+            request="",
+            task=task,
+            scratchpad=[],
+            package=__package__,
+            max_tokens=_tokens(NOTE_CHARS),
+            title=title,
+            text=text,
+        ).note.strip()
+        notes.append((title, text if degenerate(note) else note))
+    reply = structured_answer(
+        ctx,
+        "answer.j2",
+        Answer,
+        request="",
+        task=task,
+        scratchpad=[],
+        package=__package__,
+        max_tokens=_tokens(NOTE_CHARS),
+        notes=notes,
+    ).answer.strip()
+    # The best evidence goes with the answer, so the planner can check it and still has
+    # the facts when a small model's answer is off.
+    lines = [] if degenerate(reply) else [reply]
+    lines.append(f'Evidence from "{docs[0].title}": {evidence(task, docs[0], 2)}')
+    lines.append("Sources: " + "; ".join(dict.fromkeys(d.title for d in docs)))
+    return "\n".join(lines)

