@@ -3,12 +3,12 @@
 import json
 
 from click.testing import CliRunner
-from gba_tools_office.ask import UNAVAILABLE, AskUser
 
 from gba_core.cli import cli
 from gba_core.llm.scripted import ScriptedLLM
 from gba_core.testing import plan_answer
 from gba_core.tools import ToolContext
+from gba_tools_office.ask import UNAVAILABLE, AskUser
 
 
 def test_the_question_is_asked_on_the_terminal(scripted_backend):

@@ -7,14 +7,14 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
-from gba_tools_office.bash import UseBash
-from gba_tools_office.calculate import CalculateNumber
 
 from gba_core.cli import cli
 from gba_core.llm.scripted import ScriptedLLM
 from gba_core.schema import ScratchpadEntry
 from gba_core.testing import plan_answer
 from gba_core.tools import ToolContext
+from gba_tools_office.bash import UseBash
+from gba_tools_office.calculate import CalculateNumber
 
 
 def calculate(code, scratchpad=()):

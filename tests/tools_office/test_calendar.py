@@ -9,10 +9,10 @@ import urllib.request
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
-from gba_tools_office.calendar import _vevent, add_to_ics, create_event, create_event_tool
 
 from gba_core.llm.scripted import ScriptedLLM
 from gba_core.tools import ToolContext
+from gba_tools_office.calendar import _vevent, add_to_ics, create_event, create_event_tool
 
 
 def events(path):

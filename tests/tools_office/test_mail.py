@@ -8,12 +8,12 @@ from email.policy import default
 
 import pytest
 from click.testing import CliRunner
-from gba_tools_office.mail import send_email_tool
 
 from gba_core.cli import cli
 from gba_core.llm.scripted import ScriptedLLM
 from gba_core.testing import plan_answer
 from gba_core.tools import ToolContext
+from gba_tools_office.mail import send_email_tool
 
 MAIL = {
     "recipient": "michael@example.com",

@@ -42,3 +42,18 @@ def demo_index(search_cache):
         from gba_tools_search.wikipedia import ensure_demo_index
 
         return ensure_demo_index()
+
+
+@pytest.fixture
+def search_llm():
+    """A scripted tool LLM for both search stages: notes repeat the document's first
+    words, the answer names how many notes it read."""
+    from gba_core.llm.scripted import ScriptedLLM
+
+    def reply(call):
+        prompt = call.messages[-1]["content"]
+        if "note" in call.schema.model_fields:
+            return {"note": "NOTE " + prompt.split(": ", 2)[-1][:60]}
+        return {"answer": f"ANSWER from {prompt.count('Note from')} notes"}
+
+    return ScriptedLLM(default=reply)

@@ -4,9 +4,9 @@ import bz2
 import json
 
 import pytest
-from gba_tools_search.corpus import open_source, split_passages, wikitext_to_text
 
 from gba_core.errors import ConfigError
+from gba_tools_search.corpus import open_source, split_passages, wikitext_to_text
 
 DUMP = """<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/">
   <page><title>Ada Lovelace</title><ns>0</ns><id>1</id>

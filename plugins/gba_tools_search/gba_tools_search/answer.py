@@ -63,15 +63,18 @@ def evidence(query: str, doc: Found, k: int = EVIDENCE_SENTENCES) -> str:
 
 
 def degenerate(text: str) -> bool:
-    """Empty, or looping: a three-word sequence repeated through the text, or text that
-    compresses to almost nothing ("100000…")."""
+    """Empty, or looping: a sentence or a three-word sequence that comes back, or text
+    that compresses to almost nothing ("100000…")."""
     words = text.lower().split()
     if not words:
         return True
     if len(text) >= 40 and len(zlib.compress(text.encode())) < len(text) / 5:
         return True
+    sentences = [" ".join(s.lower().split()) for s in _SENTENCE.split(text) if s.strip()]
+    if len(sentences) != len(set(sentences)):
+        return True
     grams = Counter(zip(words, words[1:], words[2:], strict=False))
-    return bool(grams) and max(grams.values()) >= max(3, len(words) // 8)
+    return bool(grams) and max(grams.values()) >= 3
 
 
 def _tokens(chars: int) -> int:

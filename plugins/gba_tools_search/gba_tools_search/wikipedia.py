@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from gba_core.schema import Scratchpad

@@ -1,0 +1,46 @@
+"""Each tool plugin installs alone beside gba-core in a fresh venv and shows its pairs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+PLUGINS = {
+    "office": (
+        "gba_tools_office",
+        "gba-tools-office",
+        ["ask_user", "calculate_number", "create_event", "send_email", "use_bash"],
+    ),
+    "search": ("gba_tools_search", "gba-tools-search", ["search_wikipedia", "search_internet"]),
+}
+
+
+@pytest.mark.parametrize("entry_point", PLUGINS)
+def test_a_plugin_installs_beside_gba_core_and_shows_its_pairs(tmp_path, entry_point):
+    folder, distribution, tools = PLUGINS[entry_point]
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
+    plugin = ROOT / "plugins" / folder
+    steps = [[str(ROOT), str(plugin)]]
+    if "sentence-transformers" in (plugin / "pyproject.toml").read_text():
+        steps.insert(0, ["torch==2.13.0"])  # the CPU wheel, before anything pulls CUDA's
+    for packages in steps:
+        install = subprocess.run(
+            [*pip, "install", *packages], capture_output=True, text=True, timeout=1800
+        )
+        assert install.returncode == 0, install.stderr[-3000:]
+    gba = str(venv / "bin" / "gba")
+    out = subprocess.run([gba, "tools", "--json"], capture_output=True, text=True, check=True)
+    rows = {row["name"]: row for row in json.loads(out.stdout)}
+    assert set(rows) == {"final_answer", *tools}
+    for name in tools:
+        assert rows[name]["real"] and rows[name]["simulated"]
+        assert rows[name]["plugin"] == entry_point
+    plugins = subprocess.run([gba, "plugins", "--json"], capture_output=True, text=True, check=True)
+    found = next(p for p in json.loads(plugins.stdout) if p["name"] == entry_point)
+    assert found["distribution"] == distribution and found["error"] is None

@@ -1,0 +1,103 @@
+"""search_wikipedia on the demo index, and the twins of both search tools."""
+
+import random
+
+import pytest
+
+from gba_core.llm.scripted import ScriptedLLM
+from gba_core.testing import check_tool_pair
+from gba_core.tools import ToolContext, load_toolset
+from gba_tools_search.answer import degenerate
+from gba_tools_search.wikipedia import SearchWikipedia
+
+SEARCH = ["search_wikipedia", "search_internet"]
+
+
+def test_the_plugin_registers_two_conforming_pairs():
+    toolset = load_toolset()
+    for name in SEARCH:
+        assert toolset.origins[(name, "real")] == "search"
+        assert toolset.origins[(name, "simulated")] == "search"
+        check_tool_pair(toolset.real[name], toolset.simulated[name])
+
+
+def test_search_wikipedia_answers_from_the_demo_index(demo_index, search_llm, monkeypatch):
+    monkeypatch.setenv("GBA_WIKIPEDIA_INDEX", str(demo_index))
+    tool = load_toolset().real["search_wikipedia"]
+    out = tool.run(
+        "Tell me about Jaws",
+        "Who composed the music of the film Jaws?",
+        [],
+        ToolContext(llm=search_llm),
+    )
+    answer, evidence, sources = out.split("\n")
+    assert answer.startswith("ANSWER from ")
+    assert evidence.startswith('Evidence from "Jaws (film)": ') and "John Williams" in evidence
+    assert sources.startswith("Sources: Jaws (film)")
+    note_prompt = search_llm.calls[0].prompt
+    assert "Who composed the music of the film Jaws?" in note_prompt and "Williams" in note_prompt
+
+
+def test_search_wikipedia_reports_bad_input_and_missing_indexes(tmp_path, search_llm):
+    ctx = ToolContext(llm=search_llm)
+    out = SearchWikipedia(index=tmp_path / "none").run("r", "Who built it?", [], ctx)
+    assert out.startswith("Error: Wikipedia search is unavailable: no search index at")
+    assert "gba search index build" in out
+    assert SearchWikipedia().run("r", " \n ", [], ctx).startswith("Error: the search task is empty")
+    assert search_llm.calls == []
+
+
+def test_a_looping_answer_is_left_out_and_the_evidence_kept(demo_index, search_llm):
+    def loop(call):
+        return {"note": "x"} if "note" in call.schema.model_fields else {"answer": "1" * 200}
+
+    llm = ScriptedLLM(default=loop)
+    out = SearchWikipedia(index=demo_index).run(
+        "r", "Where was Jaws filmed?", [], ToolContext(llm=llm)
+    )
+    assert out.startswith('Evidence from "Jaws (film)": ')
+    assert degenerate("the film the film the film the film the film") and degenerate("")
+    assert not degenerate("Jaws was directed by Steven Spielberg in 1975.")
+
+
+def outcomes(name, seed, rates, n=40):
+    twin = load_toolset().simulated[name]
+    llm = ScriptedLLM(default="result")
+    options = {"failure_rates": {name: rates}} if rates is not None else {}
+    ctx = ToolContext(llm=llm, rng=random.Random(seed), options=options)
+    for _ in range(n):
+        twin.run("r", "Who won the 1966 World Cup?", [], ctx)
+    seen = []
+    for call in llm.calls:
+        system = call.messages[0]["content"]
+        seen.append(
+            "none" if "finds nothing" in system else "part" if "only part" in system else "full"
+        )
+    return seen
+
+
+@pytest.mark.parametrize("name", SEARCH)
+def test_twins_find_nothing_or_part_with_seeded_probabilities(name, monkeypatch):
+    default = outcomes(name, 3, None, n=200)
+    assert default == outcomes(name, 3, None, n=200)  # a trajectory replays exactly
+    assert 0.03 < default.count("none") / 200 < 0.2 and 0.03 < default.count("part") / 200 < 0.2
+    assert set(outcomes(name, 3, {"no_answer": 1.0})) == {"none"}
+    assert set(outcomes(name, 3, {"no_answer": 0.0, "partial_answer": 1.0})) == {"part"}
+    assert set(outcomes(name, 3, {"no_answer": 0.0, "partial_answer": 0.0})) == {"full"}
+    monkeypatch.setenv("GBA_SIMULATED_NO_ANSWER_RATE", "0")
+    monkeypatch.setenv("GBA_SIMULATED_PARTIAL_ANSWER_RATE", "0.5")
+    configured = outcomes(name, 3, None, n=200)
+    assert "none" not in configured and 0.35 < configured.count("part") / 200 < 0.65
+
+
+def test_twin_prompt_says_which_engine_it_plays():
+    toolset = load_toolset()
+    llm = ScriptedLLM(default="Pickles found it.\nSources: FIFA World Cup")
+    ctx = ToolContext(
+        llm=llm,
+        options={"failure_rates": {"search_wikipedia": {"no_answer": 0, "partial_answer": 0}}},
+    )
+    out = toolset.simulated["search_wikipedia"].run("r", "Which dog found the trophy?", [], ctx)
+    assert out.startswith("Pickles found it.")
+    assert "You pretend to be Wikipedia" in llm.calls[0].prompt
+    assert "Which dog found the trophy?" in llm.calls[0].prompt
