@@ -174,8 +174,12 @@ def query(
     for name, value in overrides.items():
         if value is not None:
             setattr(params, name, value)
-    started = time.perf_counter()
-    found = retrieve(open_index(index_dir), question, params)
+    from .embed import load_embedder
+
+    the_index = open_index(index_dir)
+    load_embedder(the_index.model)
+    started = time.perf_counter()  # the search itself, not loading the model
+    found = retrieve(the_index, question, params)
     retrieval_seconds = time.perf_counter() - started
     reply = (
         None

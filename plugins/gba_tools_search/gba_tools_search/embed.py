@@ -73,8 +73,14 @@ class Embedder:
         return out
 
 
-@lru_cache(maxsize=2)
 def load_embedder(name: str = "") -> Embedder:
+    """The embedding model ``name`` (default: the packaged all-MiniLM-L6-v2), loaded once
+    per process."""
+    return _load_embedder("" if name == DEFAULT_MODEL else name)
+
+
+@lru_cache(maxsize=2)
+def _load_embedder(name: str) -> Embedder:
     return Embedder(name)
 
 

