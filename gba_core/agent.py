@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gba_core.errors import ConfigError, InvalidOutputError, LLMError
-from gba_core.llm.base import LLM
+from gba_core.llm.base import LLM, degenerate
 from gba_core.planners import Planner
 from gba_core.schema import Request, Step, Trajectory, Usage, scratchpad_of
 from gba_core.tools import Tool, ToolContext, ToolMode
@@ -97,9 +97,7 @@ class Agent:
             else:
                 trajectory.status = "max_steps"
                 if self.answer_at_limit:
-                    trajectory.limit_answer = self.tools[FINAL_ANSWER].run(
-                        request.text, LIMIT_TASK, scratchpad_of(trajectory.steps), ctx
-                    )
+                    trajectory.limit_answer = self._limit_answer(request.text, trajectory, ctx)
         except LLMError:
             raise
         except Exception as exc:
@@ -107,6 +105,19 @@ class Agent:
             trajectory.error = f"{type(exc).__name__}: {exc}"
         trajectory.finished_at = datetime.now(UTC)
         return trajectory
+
+    def _limit_answer(self, request: str, trajectory: Trajectory, ctx: ToolContext) -> str | None:
+        answer = self.tools[FINAL_ANSWER].run(
+            request, LIMIT_TASK, scratchpad_of(trajectory.steps), ctx
+        )
+        if not degenerate(answer) and answer.strip() != LIMIT_TASK:
+            return answer
+        # Nothing usable (empty, looping, or the built-in final_answer's fallback to its
+        # task, which here is an instruction): the latest result is the best there is.
+        for step in reversed(trajectory.steps):
+            if step.plan and not step.tool_error and not step.repeated:
+                return step.observation
+        return None
 
     def _step(self, index: int, request: str, trajectory: Trajectory, ctx: ToolContext) -> Step:
         scratchpad = scratchpad_of(trajectory.steps)

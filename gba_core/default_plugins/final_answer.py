@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gba_core import hookimpl
+from gba_core.llm.base import degenerate
 from gba_core.prompts import render_messages
 from gba_core.schema import Scratchpad
 from gba_core.tools import SimulatedTool, Tool, ToolContext
@@ -22,8 +23,9 @@ def write_answer(request: str, task: str, scratchpad: Scratchpad, ctx: ToolConte
     answer = ctx.llm.complete(messages, max_tokens=256).content.strip()
     # Base models like to label the answer; the CLI labels it already.
     answer = answer.removeprefix("Answer:").strip()
-    # A small model sometimes writes nothing; the planner's task already says what to answer.
-    return answer or task
+    # A small model sometimes writes nothing or loops; the planner's task already says
+    # what to answer.
+    return task if degenerate(answer) else answer
 
 
 class FinalAnswer(Tool):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import zlib
+from collections import Counter
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from pydantic import BaseModel, Field, ValidationError
@@ -80,3 +83,22 @@ def parse_output(content: str, schema: SchemaLike) -> Any:
         raise InvalidOutputError(
             f"output does not match the schema at {where}: {first['msg']}", content
         ) from exc
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def degenerate(text: str) -> bool:
+    """Whether model output is empty or looping: a sentence or a three-word sequence
+    that comes back, or text that compresses to almost nothing ("100000…"). Small models
+    at greedy decoding do this; callers then fall back to something they know."""
+    words = text.lower().split()
+    if not words:
+        return True
+    if len(text) >= 40 and len(zlib.compress(text.encode())) < len(text) / 5:
+        return True
+    sentences = [" ".join(s.lower().split()) for s in _SENTENCE_END.split(text) if s.strip()]
+    if len(sentences) != len(set(sentences)):
+        return True
+    grams = Counter(zip(words, words[1:], words[2:], strict=False))
+    return bool(grams) and max(grams.values()) >= 3

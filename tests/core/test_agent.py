@@ -98,6 +98,18 @@ def test_an_answer_at_the_limit_is_kept_apart():
     assert "step limit is reached" in llm.calls[-1].prompt
 
 
+@pytest.mark.parametrize("written", ["", "the the the the the the the the"])
+def test_an_unusable_answer_at_the_limit_falls_back_to_the_latest_result(written):
+    agent, _, _ = make_agent(
+        [plan_answer("lookup", "Look 1"), plan_answer("lookup", "Look 2"), written],
+        max_steps=2,
+        answer_at_limit=True,
+    )
+    trajectory = agent.run("How tall?")
+    assert trajectory.limit_answer == trajectory.steps[-1].observation != ""
+    assert "step limit" not in trajectory.limit_answer
+
+
 def test_invalid_plan_is_recorded_and_the_planner_is_told():
     agent, llm, _ = make_agent(
         [InvalidOutputError("output cut", "{"), plan_answer("final_answer", "ok"), "ok"]

@@ -11,12 +11,11 @@ looping) is left out, so the planner always gets the facts that were found.
 from __future__ import annotations
 
 import re
-import zlib
-from collections import Counter
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
+from gba_core.llm.base import degenerate
 from gba_core.tools import ToolContext, structured_answer
 
 NOTE_CHARS = 400
@@ -60,21 +59,6 @@ def evidence(query: str, doc: Found, k: int = EVIDENCE_SENTENCES) -> str:
     vectors = load_embedder("").encode([query, *sentences])
     best = sorted(np.argsort(-(vectors[1:] @ vectors[0]), kind="stable")[:k])
     return " ".join(sentences[i] for i in best)
-
-
-def degenerate(text: str) -> bool:
-    """Empty, or looping: a sentence or a three-word sequence that comes back, or text
-    that compresses to almost nothing ("100000…")."""
-    words = text.lower().split()
-    if not words:
-        return True
-    if len(text) >= 40 and len(zlib.compress(text.encode())) < len(text) / 5:
-        return True
-    sentences = [" ".join(s.lower().split()) for s in _SENTENCE.split(text) if s.strip()]
-    if len(sentences) != len(set(sentences)):
-        return True
-    grams = Counter(zip(words, words[1:], words[2:], strict=False))
-    return bool(grams) and max(grams.values()) >= 3
 
 
 def _tokens(chars: int) -> int:

@@ -4,10 +4,10 @@ import random
 
 import pytest
 
+from gba_core.llm.base import degenerate
 from gba_core.llm.scripted import ScriptedLLM
 from gba_core.testing import check_tool_pair
 from gba_core.tools import ToolContext, load_toolset
-from gba_tools_search.answer import degenerate
 from gba_tools_search.wikipedia import SearchWikipedia
 
 SEARCH = ["search_wikipedia", "search_internet"]
