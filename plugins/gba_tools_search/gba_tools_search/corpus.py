@@ -138,7 +138,12 @@ class MediaWikiSource(Source):
         raw, stream = self._open()
         try:
             page: dict[str, str] = {}
-            for _, element in ET.iterparse(stream, events=("end",)):
+            root = None
+            for event, element in ET.iterparse(stream, events=("start", "end")):
+                if root is None:
+                    root = element
+                if event == "start":
+                    continue
                 tag = element.tag.rsplit("}", 1)[-1]
                 if tag in ("title", "ns", "text"):
                     page[tag] = element.text or ""
@@ -153,7 +158,9 @@ class MediaWikiSource(Source):
                             url = self.base_url + title.replace(" ", "_")
                             yield Document(title=title, text=text, url=url)
                     page = {}
-                    element.clear()  # keeps memory flat on multi-GB dumps
+                    # The root would keep every (cleared) page element: clear it too, so
+                    # memory stays flat on multi-GB dumps.
+                    root.clear()
         except ET.ParseError as exc:
             raise ConfigError(f"{self.path}: broken XML ({exc})") from None
         finally:
