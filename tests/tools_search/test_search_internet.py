@@ -58,6 +58,24 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, "text/plain", b"The light flashes white once every 5 seconds.")
         if parts.path == "/report.pdf":
             return self.send(200, "application/pdf", b"%PDF-1.4 binary")
+        if parts.path == "/to-local":
+            port = self.server.server_address[1]
+            return self.send(302, "text/html", b"", [("Location", f"http://localhost:{port}/good")])
+        if parts.path == "/gzip-bomb":
+            import gzip
+
+            body = gzip.compress(b"<p>" + b"a" * 30_000_000 + b"</p>")
+            return self.send(200, "text/html", body, [("Content-Encoding", "gzip")])
+        if parts.path == "/drip":
+            try:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+                for _ in range(120):  # one header byte at a time, each within the timeout
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.25)
+            except (BrokenPipeError, ConnectionResetError):
+                self.server.drip_aborted = True
+            return None
         if parts.path == "/moved":
             return self.send(302, "text/html", b"", [("Location", "/good")])
         if parts.path == "/loop":
@@ -91,7 +109,8 @@ def site():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     server.base = f"http://127.0.0.1:{server.server_address[1]}"
-    server.requests, server.results, server.huge_aborted = [], [], False
+    server.requests, server.results = [], []
+    server.huge_aborted = server.drip_aborted = False
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
     server.shutdown()
@@ -135,6 +154,66 @@ def test_a_50_mb_page_is_cut_at_the_size_cap(site):
     _, body, truncated = fetch(site, "/huge", max_bytes=1_000_000)
     assert truncated and len(body) == 1_000_000
     assert time.monotonic() - started < 10
+    for _ in range(50):  # the server sees the connection dropped, not the page read out
+        if site.huge_aborted:
+            break
+        time.sleep(0.1)
+    assert site.huge_aborted
+
+
+def test_a_compressed_page_expands_only_up_to_the_cap(site):
+    _, body, truncated = fetch(site, "/gzip-bomb", max_bytes=1_000_000)
+    assert truncated and len(body) == 1_000_000 and body.startswith(b"<p>aaa")
+
+
+def test_a_server_dripping_headers_cannot_hold_the_search(site, loopback_allowed):
+    site.results = [("/drip", "Drip", ""), ("/good", "Bell Rock Lighthouse", "")]
+    started = time.monotonic()
+    docs = SearchInternet(site.base).documents("lighthouse")
+    assert time.monotonic() - started < 2 + 1 + 2  # fetch_timeout 2 s, a second's grace
+    assert [d.title for d in docs] == ["Bell Rock Lighthouse"]
+
+
+def test_malformed_result_links_are_skipped_not_fatal(site, loopback_allowed):
+    site.results = [("/good", "Bell Rock Lighthouse", "")]
+    good = SearchInternet(site.base).documents("lighthouse")
+    from gba_tools_search import internet
+
+    for bad in ("http://x:99999/", "http://[::1/", "http://" + "a" * 70 + ".example/"):
+        with pytest.raises(FetchError):
+            fetch_page(None, bad, limits(allow_private=False))
+    original = internet.searxng_search
+
+    def with_bad_links(endpoint, query, timeout):
+        return [
+            internet.SearchResult("http://x:99999/", "Bad", ""),
+            *original(endpoint, query, timeout=timeout),
+        ]
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(internet, "searxng_search", with_bad_links):
+        docs = SearchInternet(site.base).documents("lighthouse")
+    assert [d.title for d in docs] == [d.title for d in good]
+
+
+def test_every_redirect_hop_is_checked_for_private_networks(site, monkeypatch):
+    import ipaddress
+
+    from gba_tools_search import internet
+
+    real = internet.resolve
+
+    def resolve(host, port):
+        # 127.0.0.1 poses as a public address; "localhost" resolves for real.
+        if host == "127.0.0.1":
+            return [ipaddress.ip_address("93.184.216.34")]
+        return real(host, port)
+
+    monkeypatch.setattr(internet, "resolve", resolve)
+    assert fetch(site, "/good", allow_private=False)[0] == "text/html"
+    with pytest.raises(FetchError, match="localhost is in a private network"):
+        fetch(site, "/to-local", allow_private=False)
 
 
 def test_links_into_private_networks_are_refused_unless_allowed(site):
@@ -190,8 +269,9 @@ def test_service_failures_are_observations_not_crashes(site, search_llm):
     closed = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     port = closed.server_address[1]
     closed.server_close()
-    out = SearchInternet(f"http://127.0.0.1:{port}").run("r", "anything", [], ctx)
+    out = SearchInternet(f"http://me:s3cret@127.0.0.1:{port}").run("r", "anything", [], ctx)
     assert out.startswith("Error: the search service at") and "could not be reached" in out
+    assert "s3cret" not in out and f"127.0.0.1:{port}" in out
     out = SearchInternet().run("r", "anything", [], ctx)
     assert "no search service configured" in out and "searxng_url" in out
     assert SearchInternet(site.base).run("r", "  ", [], ctx).startswith("Error: the search task")

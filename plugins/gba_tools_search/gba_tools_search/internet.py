@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -63,27 +64,40 @@ class FetchLimits:
         )
 
 
+def _public(endpoint: str) -> str:
+    """The endpoint without user:password@, for messages that reach the planner."""
+    parts = urlsplit(endpoint)
+    if parts.username is None and parts.password is None:
+        return endpoint
+    host = parts.hostname or ""
+    return parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")).geturl()
+
+
 def searxng_search(endpoint: str, query: str, *, timeout: float = 10.0) -> list[SearchResult]:
     """Results of SearXNG's ``/search?format=json`` (needs ``json`` in the instance's
     ``search.formats``). Raises ``FetchError`` with a reason the planner can use."""
     import httpx
 
+    where = _public(endpoint)
     url = endpoint.rstrip("/") + "/search"
     try:
         response = httpx.get(url, params={"q": query, "format": "json"}, timeout=timeout)
-    except httpx.HTTPError as exc:
-        raise FetchError(f"the search service at {endpoint} could not be reached ({exc})") from None
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+        reason = type(exc).__name__
+        raise FetchError(f"the search service at {where} could not be reached ({reason})") from None
     if response.status_code == 403:
         raise FetchError(
-            f"the search service at {endpoint} refused JSON output (enable the json format "
+            f"the search service at {where} refused JSON output (enable the json format "
             "in SearXNG's settings.yml, search.formats)"
         )
     if response.status_code >= 400:
-        raise FetchError(f"the search service at {endpoint} answered HTTP {response.status_code}")
+        raise FetchError(f"the search service at {where} answered HTTP {response.status_code}")
     try:
         results = response.json().get("results", [])
     except (ValueError, AttributeError):
-        raise FetchError(f"the search service at {endpoint} did not answer JSON") from None
+        raise FetchError(f"the search service at {where} did not answer JSON") from None
+    if not isinstance(results, list):
+        raise FetchError(f"the search service at {where} answered without a result list")
     return [
         SearchResult(str(r.get("url", "")), str(r.get("title", "")), str(r.get("content", "")))
         for r in results
@@ -91,32 +105,80 @@ def searxng_search(endpoint: str, query: str, *, timeout: float = 10.0) -> list[
     ]
 
 
+def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses ``host`` resolves to."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+
+
 def _check_address(url: str, allow_private: bool) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError(f"not an http(s) link: {url}")
+    """Refuse non-http(s) links and, unless allowed, hosts that resolve into private,
+    loopback or link-local networks. The host is taken as httpx will send it (IDNA 2008
+    ASCII form), so the name checked is the name connected to."""
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)
+        host = parsed.raw_host.decode("ascii")
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError, UnicodeError):
+        raise FetchError(f"not a valid link: {url[:200]}") from None
+    if parsed.scheme not in ("http", "https") or not host:
+        raise FetchError(f"not an http(s) link: {url[:200]}")
     if allow_private:
         return
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise FetchError(f"cannot resolve {parts.hostname} ({exc})") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
+        addresses = resolve(host, port or 443)
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise FetchError(f"cannot resolve {host} ({type(exc).__name__})") from None
+    for address in addresses:
         if not address.is_global:
-            raise FetchError(f"{parts.hostname} is in a private network; not fetched")
+            raise FetchError(f"{host} is in a private network; not fetched")
+
+
+def _body(response: Any, limits: FetchLimits, deadline: float) -> tuple[bytes, bool]:
+    """At most ``max_bytes`` of the decoded body, decompressing step by step so a
+    compressed bomb never expands past the cap."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("gzip", "x-gzip"):
+        decoder: Any = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        decoder = zlib.decompressobj()
+    elif encoding in ("", "identity"):
+        decoder = None
+    else:
+        raise FetchError(f"unsupported content encoding {encoding!r}")
+    body = bytearray()
+    for raw in response.iter_raw():
+        while raw:
+            room = limits.max_bytes - len(body)
+            if decoder is None:
+                piece, raw = raw[:room], b""
+            else:
+                piece = decoder.decompress(raw, room)
+                raw = decoder.unconsumed_tail
+            body += piece
+            if len(body) >= limits.max_bytes:
+                return bytes(body), True
+        if time.monotonic() > deadline:
+            raise FetchError(f"timed out after {limits.timeout:g} s")
+    return bytes(body), False
 
 
 def fetch_page(client: Any, url: str, limits: FetchLimits) -> tuple[str, bytes, bool]:
     """(content type, body, truncated) of the page at ``url``, following at most
-    ``max_redirects`` redirects, within ``timeout`` seconds in all."""
+    ``max_redirects`` redirects. Each request gets only the time left of ``timeout``;
+    ``read_pages`` also bounds the whole fetch by the wall clock."""
     import httpx
 
     deadline = time.monotonic() + limits.timeout
     for _ in range(limits.max_redirects + 1):
         _check_address(url, limits.allow_private)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise FetchError(f"timed out after {limits.timeout:g} s")
         try:
-            with client.stream("GET", url) as response:
+            with client.stream("GET", url, timeout=left) as response:
                 if response.is_redirect:
                     url = urljoin(url, response.headers.get("location", ""))
                     continue
@@ -125,17 +187,11 @@ def fetch_page(client: Any, url: str, limits: FetchLimits) -> tuple[str, bytes, 
                 kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
                 if kind not in HTML_TYPES + TEXT_TYPES:
                     raise FetchError(f"not a web page ({kind or 'no content type'})")
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) >= limits.max_bytes:
-                        return kind, bytes(body[: limits.max_bytes]), True
-                    if time.monotonic() > deadline:
-                        raise FetchError(f"timed out after {limits.timeout:g} s")
-                return kind, bytes(body), False
+                body, truncated = _body(response, limits, deadline)
+                return kind, body, truncated
         except httpx.TimeoutException:
             raise FetchError(f"timed out after {limits.timeout:g} s") from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError, zlib.error) as exc:
             raise FetchError(f"could not be fetched ({type(exc).__name__})") from None
     raise FetchError(f"more than {limits.max_redirects} redirects")
 
@@ -150,7 +206,10 @@ def page_text(kind: str, body: bytes) -> str:
 
 def read_pages(results: list[SearchResult], limits: FetchLimits) -> list[str | FetchError]:
     """The main text of each result's page (or why it could not be read), fetched
-    concurrently."""
+    concurrently, all within ``timeout`` seconds of wall-clock time (plus a second): a
+    server that drips headers byte by byte cannot hold the tool."""
+    from concurrent.futures import wait
+
     import httpx
 
     def read(result: SearchResult) -> str | FetchError:
@@ -159,14 +218,25 @@ def read_pages(results: list[SearchResult], limits: FetchLimits) -> list[str | F
             return page_text(kind, body)
         except FetchError as exc:
             return exc
+        except Exception as exc:  # a page must never take the search down with it
+            return FetchError(f"could not be read ({type(exc).__name__})")
 
-    timeout = httpx.Timeout(limits.timeout)
-    headers = {"User-Agent": limits.user_agent}
-    with (
-        httpx.Client(timeout=timeout, headers=headers, follow_redirects=False) as client,
-        ThreadPoolExecutor(max_workers=max(1, len(results))) as pool,
-    ):
-        return list(pool.map(read, results))
+    headers = {"User-Agent": limits.user_agent, "Accept-Encoding": "gzip, deflate"}
+    client = httpx.Client(
+        timeout=httpx.Timeout(limits.timeout), headers=headers, follow_redirects=False
+    )
+    pool = ThreadPoolExecutor(max_workers=max(1, len(results)))
+    try:
+        futures = [pool.submit(read, result) for result in results]
+        wait(futures, timeout=limits.timeout + 1.0)
+        return [
+            f.result() if f.done() else FetchError(f"timed out after {limits.timeout:g} s")
+            for f in futures
+        ]
+    finally:
+        # Stragglers are abandoned: closing the client closes their sockets.
+        pool.shutdown(wait=False, cancel_futures=True)
+        client.close()
 
 
 def best_nodes(query: str, text: str, k: int, max_nodes: int) -> list[str]:
