@@ -63,6 +63,8 @@ def test_query_answers_with_the_tool_llm(demo_index, scripted_backend):
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "a.md").write_text("# A\n\nalpha")
+    (tmp_path / "file").write_text("not a folder")
     cases = [
         (["search", "query", "   "], "the query is empty"),
         (["search", "query", "x", "--index", str(tmp_path)], "gba search index build"),
@@ -71,6 +73,10 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
             "source not found",
         ),
         (["search", "internet", "weather"], "no search service configured"),
+        (
+            ["search", "index", "build", str(tmp_path), "--out", str(tmp_path / "file")],
+            "cannot write an index",
+        ),
     ]
     for args, message in cases:
         result = run(*args)

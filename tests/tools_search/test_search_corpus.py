@@ -118,3 +118,44 @@ def test_split_passages_keeps_paragraphs_joins_short_and_cuts_long():
     assert " ".join(passages[1:]) == long_sentences
     no_spaces = "x" * 700
     assert [len(p) for p in split_passages(no_spaces, max_chars=300)] == [300, 300, 100]
+
+
+def test_self_closing_references_with_slashes_keep_the_text_around_them():
+    text = wikitext_to_text('Alpha.<ref name="bbc/2019" /> Middle text.<ref>cite</ref> End.')
+    assert text == "Alpha. Middle text. End."
+
+
+def test_damaged_files_are_clear_errors(tmp_path):
+    bad_utf8 = tmp_path / "c.jsonl"
+    bad_utf8.write_bytes(b'{"title": "A", "text": "\xff\xfe"}\n')
+    with pytest.raises(ConfigError, match=r"c.jsonl:1: not JSON"):
+        list(open_source(bad_utf8))
+    truncated = tmp_path / "dump.xml.bz2"
+    truncated.write_bytes(bz2.compress(DUMP.encode())[:200])
+    with pytest.raises(ConfigError, match=r"dump.xml.bz2: (unreadable|broken XML)"):
+        list(open_source(truncated))
+
+
+def test_skipped_records_are_not_parsed(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_text('not json at all\n{"title": "B", "text": "beta"}\n')
+    source = open_source(path)
+    source.skip = 1
+    assert [(d.title, d.record) for d in source] == [("B", 1)]
+
+
+def test_a_folder_fingerprint_follows_its_files(tmp_path):
+    (tmp_path / "a.md").write_text("# A\n\nalpha")
+    before = open_source(tmp_path).fingerprint()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.md").write_text("# B\n\nbeta")
+    assert open_source(tmp_path).fingerprint() != before
+
+
+def test_splitting_a_huge_unpunctuated_text_is_linear():
+    import time
+
+    started = time.perf_counter()
+    passages = split_passages("word " * 400_000, max_chars=1000)
+    assert time.perf_counter() - started < 2
+    assert sum(len(p) for p in passages) >= 1_999_000 - len(passages)

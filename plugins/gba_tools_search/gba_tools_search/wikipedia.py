@@ -96,7 +96,10 @@ def ensure_demo_index() -> Path:
             print(
                 f"gba-tools-search: building the demo index in {path} (first use)…", file=sys.stderr
             )
-            build_index(open_source(demo_corpus()), path, options=BuildOptions(model=""))
+            # overwrite: a half-built demo index from another version is simply redone.
+            build_index(
+                open_source(demo_corpus()), path, options=BuildOptions(model=""), overwrite=True
+            )
     return path
 
 
