@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -69,6 +70,22 @@ def _tokens(chars: int) -> int:
     return chars + 32
 
 
+def _ask(
+    ctx: ToolContext, template: str, schema: type[BaseModel], task: str, **variables: Any
+) -> Any:
+    return structured_answer(
+        ctx,
+        template,
+        schema,
+        request="",
+        task=task,
+        scratchpad=[],
+        package=__package__,
+        max_tokens=_tokens(NOTE_CHARS),
+        **variables,
+    )
+
+
 def answer(ctx: ToolContext, task: str, docs: list[Found]) -> str:
     """One concise answer to ``task`` from ``docs``, naming its sources."""
     if not docs:
@@ -76,30 +93,9 @@ def answer(ctx: ToolContext, task: str, docs: list[Found]) -> str:
     facts = [(d.title, evidence(task, d)) for d in docs]
     notes = []
     for title, text in facts:
-        note = structured_answer(
-            ctx,
-            "summarize.j2",
-            Note,
-            request="",
-            task=task,
-            scratchpad=[],
-            package=__package__,
-            max_tokens=_tokens(NOTE_CHARS),
-            title=title,
-            text=text,
-        ).note.strip()
+        note = _ask(ctx, "summarize.j2", Note, task, title=title, text=text).note.strip()
         notes.append((title, text if degenerate(note) else note))
-    reply = structured_answer(
-        ctx,
-        "answer.j2",
-        Answer,
-        request="",
-        task=task,
-        scratchpad=[],
-        package=__package__,
-        max_tokens=_tokens(NOTE_CHARS),
-        notes=notes,
-    ).answer.strip()
+    reply = _ask(ctx, "answer.j2", Answer, task, notes=notes).answer.strip()
     # The best evidence goes with the answer, so the planner can check it and still has
     # the facts when a small model's answer is off.
     lines = [] if degenerate(reply) else [reply]
