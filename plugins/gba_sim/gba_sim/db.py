@@ -1,0 +1,291 @@
+"""The runs database: one SQLite file (WAL) holding requests, runs, trajectories and
+their steps, ratings, the LLM call cache and token usage.
+
+The schema grows by numbered migrations, recorded in ``PRAGMA user_version``: a database
+made by an older gba-sim is brought up to date when opened, never rebuilt. Documented in
+the plugin README so users can query it with SQL or open it in datasette.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from gba_core.errors import ConfigError
+from gba_core.llm.cache import SCHEMA_SQL as LLM_CACHE_SQL
+from gba_core.schema import Request, Trajectory
+
+DEFAULT_PATH = "gba-runs.sqlite"
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE requests (
+        id TEXT PRIMARY KEY,
+        text TEXT NOT NULL,
+        topic TEXT,
+        category TEXT,
+        split TEXT,
+        explanation TEXT,
+        source TEXT,
+        created_at TEXT NOT NULL DEFAULT (datetime('now'))
+    );
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,                 -- trajectories, eval, import
+        planner TEXT NOT NULL,
+        models TEXT NOT NULL,               -- JSON: role -> LLM spec
+        seed INTEGER,
+        options TEXT NOT NULL DEFAULT '{}', -- JSON
+        created_at TEXT NOT NULL DEFAULT (datetime('now'))
+    );
+    CREATE TABLE trajectories (
+        id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        request_id TEXT NOT NULL REFERENCES requests(id),
+        status TEXT NOT NULL,               -- completed, max_steps, error, failed
+        error TEXT,
+        seed INTEGER,
+        json TEXT NOT NULL,                 -- the whole Trajectory
+        finished_at TEXT NOT NULL DEFAULT (datetime('now')),
+        UNIQUE (run_id, request_id)
+    );
+    CREATE TABLE steps (
+        trajectory_id TEXT NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        tool TEXT,
+        task TEXT,
+        observation TEXT NOT NULL,
+        invalid_plan INTEGER NOT NULL DEFAULT 0,
+        tool_error INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (trajectory_id, idx)
+    );
+    CREATE TABLE ratings (
+        trajectory_id TEXT NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+        judge TEXT NOT NULL,
+        final_rating INTEGER,
+        json TEXT NOT NULL,                 -- per-step ratings and explanations
+        created_at TEXT NOT NULL DEFAULT (datetime('now')),
+        PRIMARY KEY (trajectory_id, judge)
+    );
+    CREATE TABLE usage (
+        run_id TEXT NOT NULL,
+        role TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        calls INTEGER NOT NULL DEFAULT 0,
+        cached_calls INTEGER NOT NULL DEFAULT 0,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        seconds REAL NOT NULL DEFAULT 0,
+        cost REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (run_id, role, spec)
+    );
+    CREATE INDEX trajectories_run ON trajectories (run_id, status);
+    """
+    + LLM_CACHE_SQL
+    + ";",
+]
+
+
+class RunsDB:
+    """The runs database at ``path``; safe to share between threads of one process."""
+
+    def __init__(self, path: str | Path = DEFAULT_PATH) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.migrate()
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"{self.path} is not a usable runs database: {exc}") from None
+
+    @property
+    def version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        current = self.version
+        if current > len(MIGRATIONS):
+            raise ConfigError(
+                f"{self.path} was written by a newer gba-sim (schema {current}); upgrade it"
+            )
+        for number, script in enumerate(MIGRATIONS[current:], current + 1):
+            with self._lock:
+                self.db.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self.db:
+            yield self.db
+
+    # requests
+
+    def add_requests(
+        self,
+        requests: Iterable[Request],
+        *,
+        explanation: dict[str, str] | None = None,
+        source: str = "",
+    ) -> int:
+        """Insert requests not yet present (by id); returns how many were new."""
+        rows = [
+            (r.id, r.text, r.topic, r.category, r.split, (explanation or {}).get(r.id), source)
+            for r in requests
+        ]
+        with self.transaction() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO requests (id, text, topic, category, split, explanation,"
+                " source) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            return db.total_changes - before
+
+    def requests(self, *, split: str | None = None) -> list[Request]:
+        sql = "SELECT id, text, topic, category, split FROM requests"
+        args: tuple[Any, ...] = ()
+        if split:
+            sql, args = sql + " WHERE split = ?", (split,)
+        rows = self.db.execute(sql + " ORDER BY rowid", args).fetchall()
+        return [Request(id=i, text=t, topic=to, category=c, split=s) for i, t, to, c, s in rows]
+
+    # runs and trajectories
+
+    def ensure_run(
+        self,
+        run_id: str,
+        *,
+        kind: str,
+        planner: str,
+        models: dict[str, str],
+        seed: int | None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO runs (id, kind, planner, models, seed, options)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    kind,
+                    planner,
+                    json.dumps(models, sort_keys=True),
+                    seed,
+                    json.dumps(options or {}, sort_keys=True),
+                ),
+            )
+
+    def done_request_ids(self, run_id: str) -> set[str]:
+        rows = self.db.execute("SELECT request_id FROM trajectories WHERE run_id = ?", (run_id,))
+        return {row[0] for row in rows}
+
+    def save_trajectory(
+        self, run_id: str, trajectory: Trajectory, *, status: str | None = None
+    ) -> None:
+        """Store a finished trajectory and its steps in one transaction."""
+        blob = trajectory.model_dump_json()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO trajectories (id, run_id, request_id, status, error, seed, json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    trajectory.id,
+                    run_id,
+                    trajectory.request.id,
+                    status or trajectory.status,
+                    trajectory.error,
+                    trajectory.seed,
+                    blob,
+                ),
+            )
+            db.executemany(
+                "INSERT INTO steps (trajectory_id, idx, tool, task, observation, invalid_plan,"
+                " tool_error) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        trajectory.id,
+                        s.index,
+                        s.plan.selected_tool if s.plan else None,
+                        s.plan.task if s.plan else None,
+                        s.observation,
+                        int(s.invalid_plan),
+                        int(s.tool_error),
+                    )
+                    for s in trajectory.steps
+                ],
+            )
+
+    def trajectories(self, run_id: str) -> list[Trajectory]:
+        rows = self.db.execute(
+            "SELECT json FROM trajectories WHERE run_id = ? ORDER BY rowid", (run_id,)
+        )
+        return [Trajectory.model_validate_json(row[0]) for row in rows]
+
+    def save_rating(
+        self, trajectory_id: str, judge: str, final_rating: int | None, details: dict[str, Any]
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO ratings (trajectory_id, judge, final_rating, json)"
+                " VALUES (?, ?, ?, ?)",
+                (trajectory_id, judge, final_rating, json.dumps(details)),
+            )
+
+    def status(self) -> dict[str, Any]:
+        """Counts for ``gba sim status``."""
+        one = lambda sql: self.db.execute(sql).fetchone()[0]  # noqa: E731
+        runs = []
+        for run_id, kind, planner, models in self.db.execute(
+            "SELECT id, kind, planner, models FROM runs ORDER BY created_at, id"
+        ).fetchall():
+            counts = dict(
+                self.db.execute(
+                    "SELECT status, COUNT(*) FROM trajectories WHERE run_id = ? GROUP BY status",
+                    (run_id,),
+                ).fetchall()
+            )
+            usage = self.db.execute(
+                "SELECT COALESCE(SUM(calls),0), COALESCE(SUM(cached_calls),0),"
+                " COALESCE(SUM(prompt_tokens),0), COALESCE(SUM(completion_tokens),0),"
+                " COALESCE(SUM(cost),0) FROM usage WHERE run_id = ?",
+                (run_id,),
+            ).fetchone()
+            rated = self.db.execute(
+                "SELECT COUNT(*) FROM ratings r JOIN trajectories t ON t.id = r.trajectory_id"
+                " WHERE t.run_id = ?",
+                (run_id,),
+            ).fetchone()[0]
+            runs.append(
+                {
+                    "run": run_id,
+                    "kind": kind,
+                    "planner": planner,
+                    "models": json.loads(models),
+                    "trajectories": counts,
+                    "rated": rated,
+                    "calls": usage[0],
+                    "cached_calls": usage[1],
+                    "prompt_tokens": usage[2],
+                    "completion_tokens": usage[3],
+                    "cost": usage[4],
+                }
+            )
+        return {
+            "path": str(self.path),
+            "schema_version": self.version,
+            "requests": one("SELECT COUNT(*) FROM requests"),
+            "trajectories": one("SELECT COUNT(*) FROM trajectories"),
+            "ratings": one("SELECT COUNT(*) FROM ratings"),
+            "cached_llm_calls": one("SELECT COUNT(*) FROM llm_cache"),
+            "runs": runs,
+        }
+
+    def close(self) -> None:
+        self.db.close()
