@@ -103,3 +103,116 @@ def import_(folder: Path, db_path: Path, run_id: str | None) -> None:
         click.echo(f"skipped: {problem}", err=True)
     if len(report.problems) > 20:
         click.echo(f"… and {len(report.problems) - 20} more problems", err=True)
+
+
+@sim.command()
+@db_option
+@click.option("--run", "run_id", default=None, help="Run id (default: <planner>-seed<seed>).")
+@click.option("--planner", default="teacher", show_default=True, help="Planner name.")
+@click.option("--llm", "llm_all", metavar="SPEC", help="LLM for every role.")
+@click.option("--teacher-llm", metavar="SPEC", help="LLM of the planner (role teacher).")
+@click.option("--simulator-llm", metavar="SPEC", help="LLM that plays the simulated tools.")
+@click.option("--max-steps", type=click.IntRange(1), default=10, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Trajectories generated at once (threads; useful with remote models).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Run seed: each trajectory's seed derives from it and the request id.",
+)
+@click.option("--split", default=None, help="Only requests of this split.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="At most this many requests.")
+@click.option(
+    "--allow-unpaired", is_flag=True, help="Run even if some real tool has no simulated twin."
+)
+def trajectories(
+    db_path: Path,
+    run_id: str | None,
+    planner: str,
+    llm_all: str | None,
+    teacher_llm: str | None,
+    simulator_llm: str | None,
+    max_steps: int,
+    workers: int,
+    seed: int,
+    split: str | None,
+    limit: int | None,
+    allow_unpaired: bool,
+) -> None:
+    """Run the agent with PLANNER over the simulated tools for every request of the
+    database not yet done in the run. Finished trajectories are stored one by one, so an
+    interrupted run resumes where it stopped; LLM calls are cached in the database."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from gba_core.config import llm_spec_for
+    from gba_core.planners import planner_factory
+
+    from .db import RunsDB
+    from .trajectories import RunConfig, run_trajectories
+
+    planner_factory(planner)  # a typo fails before any model loads
+    choices = {
+        "default": llm_all,
+        "teacher": teacher_llm,
+        "planner": teacher_llm,
+        "simulator": simulator_llm,
+    }
+    role = "teacher" if planner == "teacher" else "planner"
+    config = RunConfig(
+        run_id=run_id or f"{planner}-seed{seed}",
+        planner=planner,
+        planner_spec=llm_spec_for(role, choices)[0],
+        simulator_spec=llm_spec_for("simulator", choices)[0],
+        max_steps=max_steps,
+        seed=seed,
+        workers=workers,
+        allow_unpaired=allow_unpaired,
+    )
+    db = RunsDB(db_path)
+    requests = db.requests(split=split)[:limit] if limit else db.requests(split=split)
+    if not requests:
+        raise ConfigError(
+            f"no requests in {db_path}; add some with `gba sim requests` or `gba sim import`"
+        )
+    todo = len(requests) - len(db.done_request_ids(config.run_id) & {r.id for r in requests})
+    console = Console(highlight=False)
+    progress = Progress(
+        TextColumn(f"[bold]{config.run_id}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    counts: dict[str, int] = {}
+    with progress:
+        task = progress.add_task("run", total=todo, counts="")
+
+        def done(trajectory: object, status: str) -> None:
+            counts[status] = counts.get(status, 0) + 1
+            shown = " ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            progress.update(task, advance=1, counts=shown)
+
+        try:
+            run_trajectories(db, requests, config, on_done=done)
+        except KeyboardInterrupt:
+            console.print("interrupted: finished trajectories are saved; run again to resume")
+            raise SystemExit(130) from None
+    made = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing new"
+    console.print(f"{config.run_id}: {made} ({len(requests) - todo} were already done)")

@@ -183,7 +183,11 @@ class RunsDB:
             )
 
     def done_request_ids(self, run_id: str) -> set[str]:
-        rows = self.db.execute("SELECT request_id FROM trajectories WHERE run_id = ?", (run_id,))
+        """Requests with a stored trajectory in the run (``failed`` items are not done)."""
+        rows = self.db.execute(
+            "SELECT request_id FROM trajectories WHERE run_id = ? AND status != 'failed'",
+            (run_id,),
+        )
         return {row[0] for row in rows}
 
     def save_trajectory(
@@ -221,6 +225,45 @@ class RunsDB:
                     for s in trajectory.steps
                 ],
             )
+
+    def forget_failed(self, run_id: str) -> int:
+        """Drop the ``failed`` items (backend failures) of a run so they are run again."""
+        with self.transaction() as db:
+            ids = [
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM trajectories WHERE run_id = ? AND status = 'failed'", (run_id,)
+                )
+            ]
+            db.executemany("DELETE FROM steps WHERE trajectory_id = ?", [(i,) for i in ids])
+            db.executemany("DELETE FROM trajectories WHERE id = ?", [(i,) for i in ids])
+        return len(ids)
+
+    def add_usage(self, run_id: str, totals: dict[tuple[str, str], dict[str, float]]) -> None:
+        with self.transaction() as db:
+            for (role, spec), row in totals.items():
+                db.execute(
+                    "INSERT INTO usage (run_id, role, spec) VALUES (?, ?, ?)"
+                    " ON CONFLICT DO NOTHING",
+                    (run_id, role, spec),
+                )
+                db.execute(
+                    "UPDATE usage SET calls = calls + ?, cached_calls = cached_calls + ?,"
+                    " prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?,"
+                    " seconds = seconds + ?, cost = cost + ? WHERE run_id = ? AND role = ?"
+                    " AND spec = ?",
+                    (
+                        int(row["calls"]),
+                        int(row["cached_calls"]),
+                        int(row["prompt_tokens"]),
+                        int(row["completion_tokens"]),
+                        row["seconds"],
+                        row["cost"],
+                        run_id,
+                        role,
+                        spec,
+                    ),
+                )
 
     def trajectories(self, run_id: str) -> list[Trajectory]:
         rows = self.db.execute(
