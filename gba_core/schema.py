@@ -176,3 +176,26 @@ def scratchpad_of(steps: Sequence[Step]) -> Scratchpad:
                 )
             )
     return entries
+
+
+class StepRating(BaseModel):
+    """A judge's rating of one step, 1 (bad) to 5 (excellent), as in the seed project."""
+
+    task_rating: int = Field(ge=1, le=5, description="Is the task the right next step?")
+    tool_rating: int = Field(ge=1, le=5, description="Is the selected tool the right one?")
+    result_rating: int = Field(ge=1, le=5, description="Does the result serve the request?")
+    explanation: str = Field(max_length=500, description="Why, in one or two sentences.")
+
+
+class FinalRating(BaseModel):
+    final_answer_rating: int = Field(ge=1, le=5, description="Does it answer the request?")
+    explanation: str = Field(max_length=500, description="Why, in one or two sentences.")
+
+
+class Rating(BaseModel):
+    """A judge's rating of a trajectory: one ``StepRating`` per step and the final answer's."""
+
+    steps: list[StepRating] = Field(default_factory=list)
+    final_answer_rating: int | None = None
+    explanation: str = ""
+    judge: str = ""

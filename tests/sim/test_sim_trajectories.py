@@ -47,6 +47,16 @@ def reply(call):
     prompt = call.prompt
     if "FAIL" in prompt:
         raise LLMUnavailableError("backend down")
+    if call.schema is not None and call.schema.__name__ == "StepRating":
+        good = "Look up the fact" in prompt.split("Step to rate:")[-1]
+        return {
+            "task_rating": 5 if good else 4,
+            "tool_rating": 5,
+            "result_rating": 4,
+            "explanation": "fine",
+        }
+    if call.schema is not None and call.schema.__name__ == "FinalRating":
+        return {"final_answer_rating": 5 if "42" in prompt else 2, "explanation": "ok"}
     if call.schema is not None:
         if "FACT-FOUND" in prompt:
             return teacher_plan("final_answer", "Answer with the fact")
@@ -165,3 +175,25 @@ def test_no_requests_is_a_clear_error(tmp_path, scripted_backend):
         cli, ["sim", "trajectories", "--db", str(tmp_path / "x.sqlite"), "--llm", "scripted:t"]
     )
     assert result.exit_code == 2 and "no requests in" in result.output
+
+
+def test_the_judge_rates_each_step_and_the_final_answer_once(sim_db, scripted_backend):
+    run(sim_db)
+    rate = ["sim", "rate", "--db", str(sim_db), "--run", "r1", "--judge-llm", "scripted:test"]
+    result = CliRunner().invoke(cli, rate, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "r1: rated 3 trajectories with judge:scripted:test" in result.output
+    db = RunsDB(sim_db)
+    rows = db.db.execute("SELECT judge, final_rating, json FROM ratings").fetchall()
+    assert len(rows) == 3 and {r[0] for r in rows} == {"judge:scripted:test"}
+    details = json.loads(rows[0][2])
+    assert [s["task_rating"] for s in details["steps"]] == [5, 4]
+    assert rows[0][1] == details["final_answer_rating"] == 5
+    step_prompts = [
+        c.prompt
+        for c in scripted_backend.calls
+        if c.schema is not None and c.schema.__name__ == "StepRating"
+    ]
+    assert "- lookup_fact: Look up a fact." in step_prompts[0]
+    again = CliRunner().invoke(cli, rate, catch_exceptions=False)
+    assert "rated 0 trajectories" in again.output

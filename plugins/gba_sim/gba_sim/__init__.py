@@ -2,7 +2,8 @@
 into trajectories, ratings and fine-tuning data, and compare planners.
 
 This module registers the ``teacher`` planner (zero-shot with the teacher's extra plan
-fields, ``user_request`` and ``missing_information_or_action``) and the command group.
+fields, ``user_request`` and ``missing_information_or_action``), the ``judge`` evaluator
+and the command group.
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ class TeacherPlanner(PromptPlanner):
 @hookimpl
 def register_planners(register: Callable[[str, Any], None]) -> None:
     register("teacher", TeacherPlanner)
+
+
+@hookimpl
+def register_evaluators(register: Callable[[str, Any], None]) -> None:
+    from .judge import judge_factory
+
+    register("judge", judge_factory)
 
 
 @hookimpl

@@ -216,3 +216,43 @@ def trajectories(
             raise SystemExit(130) from None
     made = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing new"
     console.print(f"{config.run_id}: {made} ({len(requests) - todo} were already done)")
+
+
+@sim.command()
+@db_option
+@click.option("--run", "run_id", required=True, help="The run whose trajectories to rate.")
+@click.option(
+    "--judge",
+    "judge_name",
+    default="judge",
+    show_default=True,
+    help="Evaluator name (see `gba plugins`).",
+)
+@click.option("--judge-llm", metavar="SPEC", help="LLM of the judge (role judge).")
+@click.option("--workers", type=click.IntRange(1), default=1, show_default=True)
+def rate(db_path: Path, run_id: str, judge_name: str, judge_llm: str | None, workers: int) -> None:
+    """Have the judge rate each step (task, tool, result: 1-5 with an explanation) and the
+    final answer (1-5) of every trajectory of RUN it has not rated yet. The judge can be a
+    different model than the teacher."""
+    from gba_core.config import llm_spec_for
+    from gba_core.llm import get_llm
+    from gba_core.llm.cache import CachedLLM, CallCache
+    from gba_core.tools import load_toolset
+
+    from .db import RunsDB
+    from .rate import evaluator_factory, rate_run
+    from .usage import Meter, MeteredLLM
+
+    factory = evaluator_factory(judge_name)
+    db = RunsDB(db_path)
+    spec = llm_spec_for("judge", {"judge": judge_llm})[0]
+    meter = Meter()
+    llm = MeteredLLM(CachedLLM(get_llm(spec), CallCache(db.path)), "judge", meter)
+    toolset = load_toolset()
+    judge = factory(llm=llm, tools={n: toolset.description(n) for n in toolset.names})
+    counts = rate_run(db, run_id, judge, workers=workers)
+    db.add_usage(run_id, meter.take())
+    click.echo(
+        f"{run_id}: rated {counts['rated']} trajectories with {judge.name}"
+        + (f", {counts['failed']} failed (rated next time)" if counts["failed"] else "")
+    )

@@ -271,6 +271,16 @@ class RunsDB:
         )
         return [Trajectory.model_validate_json(row[0]) for row in rows]
 
+    def unrated(self, run_id: str, judge: str) -> list[Trajectory]:
+        """Trajectories of the run (not ``failed`` items) without a rating by ``judge``."""
+        rows = self.db.execute(
+            "SELECT json FROM trajectories t WHERE run_id = ? AND status != 'failed' AND NOT"
+            " EXISTS (SELECT 1 FROM ratings r WHERE r.trajectory_id = t.id AND r.judge = ?)"
+            " ORDER BY rowid",
+            (run_id, judge),
+        )
+        return [Trajectory.model_validate_json(row[0]) for row in rows]
+
     def save_rating(
         self, trajectory_id: str, judge: str, final_rating: int | None, details: dict[str, Any]
     ) -> None:
