@@ -197,3 +197,42 @@ def test_the_judge_rates_each_step_and_the_final_answer_once(sim_db, scripted_ba
     assert "- lookup_fact: Look up a fact." in step_prompts[0]
     again = CliRunner().invoke(cli, rate, catch_exceptions=False)
     assert "rated 0 trajectories" in again.output
+
+
+def test_an_api_key_in_a_model_spec_never_reaches_the_database(sim_db, scripted_backend):
+    secret = "sk-THIS-IS-SECRET"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "sim",
+            "trajectories",
+            "--db",
+            str(sim_db),
+            "--llm",
+            f"scripted:test?api_key={secret}",
+            "--max-steps",
+            "4",
+            "--run",
+            "r1",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    CliRunner().invoke(
+        cli,
+        [
+            "sim",
+            "rate",
+            "--db",
+            str(sim_db),
+            "--run",
+            "r1",
+            "--judge-llm",
+            f"scripted:test?api_key={secret}",
+        ],
+    )
+    db = RunsDB(sim_db)
+    db.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    for file in sim_db.parent.glob(sim_db.name + "*"):
+        assert secret.encode() not in file.read_bytes(), file

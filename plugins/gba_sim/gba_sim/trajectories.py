@@ -37,9 +37,6 @@ class RunConfig:
     allow_unpaired: bool = False
     failure_rates: dict[str, Any] = field(default_factory=dict)
 
-    def models(self) -> dict[str, str]:
-        return {"planner": self.planner_spec, "simulator": self.simulator_spec}
-
 
 def trajectory_seed(seed: int, request_id: str) -> int:
     """The seed of one trajectory: fixed by the run's seed and the request, whatever the
@@ -77,19 +74,21 @@ def run_trajectories(
     from gba_core.tools import load_toolset
 
     tools = load_toolset().for_mode("simulated", allow_unpaired=config.allow_unpaired)
+    meter = Meter()
+    planner_llm, simulator_llm = _models(config, db, meter)
+    # The backends' own specs, not what the user typed: that may carry an api_key option.
+    models = {"planner": planner_llm.spec, "simulator": simulator_llm.spec}
     db.ensure_run(
         config.run_id,
         kind="trajectories",
         planner=config.planner,
-        models=config.models(),
+        models=models,
         seed=config.seed,
         options={"max_steps": config.max_steps, "tools": sorted(tools)},
     )
     db.forget_failed(config.run_id)  # backend failures are retried
     done = db.done_request_ids(config.run_id)
     todo = [r for r in requests if r.id not in done]
-    meter = Meter()
-    planner_llm, simulator_llm = _models(config, db, meter)
     planner = get_planner(config.planner, tools=tools, llm=planner_llm)
     agent = Agent(
         planner,
