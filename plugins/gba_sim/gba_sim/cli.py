@@ -256,3 +256,78 @@ def rate(db_path: Path, run_id: str, judge_name: str, judge_llm: str | None, wor
         f"{run_id}: rated {counts['rated']} trajectories with {judge.name}"
         + (f", {counts['failed']} failed (rated next time)" if counts["failed"] else "")
     )
+
+
+@sim.command()
+@db_option
+@click.option(
+    "--batches",
+    type=click.IntRange(0),
+    default=5,
+    show_default=True,
+    help="Batches on a random topic, each with requests needing 1 to 6 steps.",
+)
+@click.option(
+    "--single-per-tool",
+    type=click.IntRange(0),
+    default=2,
+    show_default=True,
+    help="Single-step requests for each installed tool.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--split", default="train", show_default=True, help="Split of the new requests.")
+@click.option(
+    "--categories",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A text file with one category per line (default: a built-in list).",
+)
+@click.option(
+    "--teacher-llm",
+    "--llm",
+    "teacher_llm",
+    metavar="SPEC",
+    help="LLM that writes the requests (role teacher).",
+)
+def requests(
+    db_path: Path,
+    batches: int,
+    single_per_tool: int,
+    seed: int,
+    split: str,
+    categories: Path | None,
+    teacher_llm: str | None,
+) -> None:
+    """Have the teacher write requests for the installed tools: single-step ones per
+    tool, and batches on a random topic needing 1 to 6 steps. Near-duplicates of each
+    other or of stored requests are dropped; calls are cached in the database."""
+    from gba_core.config import llm_spec_for
+    from gba_core.llm import get_llm
+    from gba_core.llm.cache import CachedLLM, CallCache
+    from gba_core.tools import load_toolset
+
+    from .db import RunsDB
+    from .requests import CATEGORIES, generate
+
+    chosen = CATEGORIES
+    if categories:
+        chosen = tuple(line.strip() for line in categories.read_text().splitlines() if line.strip())
+        if not chosen:
+            raise ConfigError(f"{categories}: no categories")
+    db = RunsDB(db_path)
+    llm = CachedLLM(
+        get_llm(llm_spec_for("teacher", {"teacher": teacher_llm})[0]), CallCache(db.path)
+    )
+    toolset = load_toolset()
+    tools = {name: toolset.description(name) for name in toolset.names}
+    new, explanations = generate(
+        llm,
+        tools,
+        batches=batches,
+        single_per_tool=single_per_tool,
+        seed=seed,
+        existing=[r.text for r in db.requests()],
+        categories=chosen,
+        split=split,
+    )
+    added = db.add_requests(new, explanation=explanations, source=f"gba sim requests (seed {seed})")
+    click.echo(f"{added} new requests in {db_path} ({len(db.requests())} in all)")
