@@ -236,3 +236,61 @@ def test_an_api_key_in_a_model_spec_never_reaches_the_database(sim_db, scripted_
     db.close()
     for file in sim_db.parent.glob(sim_db.name + "*"):
         assert secret.encode() not in file.read_bytes(), file
+
+
+def test_package_writes_one_example_per_step_split_by_trajectory(
+    sim_db, scripted_backend, tmp_path
+):
+    from datasets import load_from_disk
+
+    from gba_core.planners import FineTunedPlanner
+    from gba_core.schema import scratchpad_of
+    from gba_core.tools import load_toolset
+
+    run(sim_db)
+    out = tmp_path / "dataset"
+    package = [
+        "sim",
+        "package",
+        "--db",
+        str(sim_db),
+        "--run",
+        "r1",
+        "--out",
+        str(out),
+        "--val-size",
+        "1",
+    ]
+    unrated = CliRunner().invoke(cli, package)
+    assert unrated.exit_code == 2 and "gba sim rate" in unrated.output
+    CliRunner().invoke(
+        cli,
+        ["sim", "rate", "--db", str(sim_db), "--run", "r1", "--judge-llm", "scripted:test"],
+        catch_exceptions=False,
+    )
+    result = CliRunner().invoke(cli, package, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "3 trajectories kept" in result.output
+    assert "4 train and 2 validation examples" in result.output
+    train = [json.loads(line) for line in (out / "train.prompt_completion.jsonl").open()]
+    validation = [json.loads(line) for line in (out / "validation.prompt_completion.jsonl").open()]
+    assert {e["trajectory_id"] for e in train}.isdisjoint({e["trajectory_id"] for e in validation})
+    plan = json.loads(train[0]["completion"][0]["content"])
+    assert list(plan) == ["context_information_summary", "thoughts", "task", "selected_tool"]
+    # The prompt is exactly the fine-tuned planner's at inference for that step.
+    trajectory = RunsDB(sim_db).trajectories("r1")[0]
+    example = next(
+        e for e in train + validation if e["trajectory_id"] == trajectory.id and e["step"] == 1
+    )
+    planner = FineTunedPlanner(load_toolset().for_mode("simulated"), scripted_backend)
+    expected = planner.messages(trajectory.request.text, scratchpad_of(trajectory.steps[:1]))
+    assert example["prompt"] == expected
+    messages = [json.loads(line) for line in (out / "train.messages.jsonl").open()]
+    assert messages[0]["messages"] == train[0]["prompt"] + train[0]["completion"]
+    hf = load_from_disk(str(out / "hf"))
+    assert hf["train"].num_rows == 4 and hf["validation"].num_rows == 2
+    strict = CliRunner().invoke(
+        cli,
+        [*package[:-2], "--min-rating", "5", "--val-size", "0", "--out", str(tmp_path / "strict")],
+    )
+    assert "3 trajectories kept" in strict.output

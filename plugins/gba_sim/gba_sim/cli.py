@@ -331,3 +331,103 @@ def requests(
     )
     added = db.add_requests(new, explanation=explanations, source=f"gba sim requests (seed {seed})")
     click.echo(f"{added} new requests in {db_path} ({len(db.requests())} in all)")
+
+
+@sim.command()
+@db_option
+@click.option(
+    "--run",
+    "runs",
+    multiple=True,
+    required=True,
+    help="Run(s) whose trajectories to package (repeat for several).",
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--judge",
+    default=None,
+    help="Whose ratings filter (e.g. judge:openai:gpt-4o); needed if several rated.",
+)
+@click.option(
+    "--min-rating",
+    type=click.IntRange(1, 5),
+    default=4,
+    show_default=True,
+    help="Keep trajectories whose final answer the judge rated at least this.",
+)
+@click.option(
+    "--val-size",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Trajectories held out for validation (split by trajectory).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
+@click.option(
+    "--tokenizer",
+    metavar="SPEC",
+    default=None,
+    help="A llama-cpp LLM spec whose format and tokenizer count example lengths.",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(1),
+    default=1024,
+    show_default=True,
+    help="With --tokenizer: report examples longer than this.",
+)
+def package(
+    db_path: Path,
+    runs: tuple[str, ...],
+    out: Path,
+    judge: str | None,
+    min_rating: int,
+    val_size: int,
+    seed: int,
+    tokenizer: str | None,
+    max_tokens: int,
+) -> None:
+    """Package rated trajectories as a fine-tuning dataset for the fine-tuned planner:
+    one example per step (its prompt, rendered by gba_core, and the plan without the
+    teacher's fields), as prompt/completion and messages JSONL and an HF dataset."""
+    from gba_core.tools import load_toolset
+
+    from . import package as packaging
+    from .db import RunsDB
+
+    db = RunsDB(db_path)
+    measure = None
+    if tokenizer:
+        from gba_core.llm import get_llm
+
+        measure = get_llm(tokenizer)
+        if not hasattr(measure, "tokenize"):
+            raise ConfigError(f"{tokenizer} has no tokenizer (use a llama-cpp: spec)")
+    report = packaging.package(
+        db,
+        list(runs),
+        out,
+        tools=load_toolset().names,
+        judge=judge,
+        min_rating=min_rating,
+        val_size=val_size,
+        seed=seed,
+        tokenizer=measure,
+        max_tokens=max_tokens if measure else None,
+    )
+    kept = report.trajectories["kept"]
+    dropped = ", ".join(
+        f"{n} {k.removeprefix('dropped: ')}"
+        for k, n in sorted(report.trajectories.items())
+        if k != "kept"
+    )
+    click.echo(f"{kept} trajectories kept" + (f" (dropped: {dropped})" if dropped else ""))
+    click.echo(
+        f"{report.examples['train']} train and {report.examples['validation']} "
+        f"validation examples in {out}"
+    )
+    if measure is not None:
+        click.echo(
+            f"longer than {max_tokens} tokens: {report.too_long['train']} train, "
+            f"{report.too_long['validation']} validation"
+        )

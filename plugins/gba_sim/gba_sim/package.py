@@ -1,0 +1,181 @@
+"""``gba sim package``: rated trajectories become a fine-tuning dataset for the
+fine-tuned planner.
+
+One example per step: the prompt is the fine-tuned planner's, rendered by gba_core's one
+renderer (the request and the steps so far, no tool descriptions), and the completion is
+the plan the teacher wrote without its teacher-only fields, as JSON. Trajectories are
+filtered by the judge's rating, deduplicated by request, and split into train and
+validation **by trajectory**, so no request has steps on both sides.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gba_core.errors import ConfigError
+from gba_core.llm.base import Message
+from gba_core.planners import FineTunedPlanner
+from gba_core.prompts import render_planner_prompt
+from gba_core.schema import Plan, TeacherPlan, Trajectory, scratchpad_of
+
+from .db import RunsDB
+
+
+@dataclass
+class PackageReport:
+    trajectories: Counter[str] = field(default_factory=Counter)  # kept / dropped reasons
+    examples: Counter[str] = field(default_factory=Counter)  # per split
+    too_long: Counter[str] = field(default_factory=Counter)  # per split, with a tokenizer
+    max_tokens: int | None = None
+
+
+def completion_text(plan: Plan | TeacherPlan) -> str:
+    """The plan as the fine-tuned planner should write it."""
+    if isinstance(plan, TeacherPlan):
+        plan = plan.to_plan()
+    return json.dumps(plan.model_dump(), ensure_ascii=False)
+
+
+def examples_of(trajectory: Trajectory, tools: list[str]) -> list[dict[str, Any]]:
+    out = []
+    for index, step in enumerate(trajectory.steps):
+        if step.plan is None:
+            continue
+        prompt: list[Message] = render_planner_prompt(
+            FineTunedPlanner.template,
+            request=trajectory.request.text,
+            scratchpad=scratchpad_of(trajectory.steps[:index]),
+            tools=tools,
+            package=FineTunedPlanner.template_package,
+        )
+        out.append(
+            {
+                "prompt": prompt,
+                "completion": [{"role": "assistant", "content": completion_text(step.plan)}],
+                "trajectory_id": trajectory.id,
+                "step": index,
+            }
+        )
+    return out
+
+
+def select(
+    db: RunsDB, runs: list[str], judge: str | None, min_rating: int, report: PackageReport
+) -> list[Trajectory]:
+    judges = [r[0] for r in db.db.execute("SELECT DISTINCT judge FROM ratings")]
+    if judge is None:
+        if len(judges) != 1:
+            raise ConfigError(
+                "say which judge's ratings to use with --judge (rated by: "
+                f"{', '.join(judges) or 'no judge yet; run gba sim rate'})"
+            )
+        judge = judges[0]
+    chosen, seen_requests = [], set()
+    for run_id in runs:
+        rows = db.db.execute(
+            "SELECT t.json, t.status, r.final_rating, r.json FROM trajectories t"
+            " LEFT JOIN ratings r ON r.trajectory_id = t.id AND r.judge = ?"
+            " WHERE t.run_id = ? ORDER BY t.rowid",
+            (judge, run_id),
+        ).fetchall()
+        if not rows:
+            raise ConfigError(f"run {run_id!r} has no trajectories")
+        for blob, status, final, _ in rows:
+            trajectory = Trajectory.model_validate_json(blob)
+            if status != "completed":
+                report.trajectories[f"dropped: {status}"] += 1
+            elif final is None:
+                report.trajectories["dropped: not rated"] += 1
+            elif final < min_rating:
+                report.trajectories[f"dropped: rating below {min_rating}"] += 1
+            elif trajectory.request.text.strip().lower() in seen_requests:
+                report.trajectories["dropped: duplicate request"] += 1
+            else:
+                seen_requests.add(trajectory.request.text.strip().lower())
+                chosen.append(trajectory)
+                report.trajectories["kept"] += 1
+    return chosen
+
+
+def package(
+    db: RunsDB,
+    runs: list[str],
+    out: Path,
+    *,
+    tools: list[str],
+    judge: str | None,
+    min_rating: int = 4,
+    val_size: int = 0,
+    seed: int = 0,
+    tokenizer: Any = None,
+    max_tokens: int | None = None,
+    hf: bool = True,
+) -> PackageReport:
+    report = PackageReport(max_tokens=max_tokens)
+    trajectories = select(db, runs, judge, min_rating, report)
+    if not trajectories:
+        raise ConfigError("no trajectory passes the filters; nothing to package")
+    order = list(range(len(trajectories)))
+    random.Random(seed).shuffle(order)
+    validation = {trajectories[i].id for i in order[:val_size]}
+    splits: dict[str, list[dict[str, Any]]] = {"train": [], "validation": []}
+    seen: set[str] = set()
+    for trajectory in trajectories:
+        split = "validation" if trajectory.id in validation else "train"
+        for example in examples_of(trajectory, tools):
+            key = json.dumps([example["prompt"], example["completion"]], sort_keys=True)
+            if key in seen:
+                report.examples["dropped: duplicate example"] += 1
+                continue
+            seen.add(key)
+            splits[split].append(example)
+            report.examples[split] += 1
+            if tokenizer is not None and max_tokens is not None:
+                text = tokenizer.render([*example["prompt"], *example["completion"]])
+                if len(tokenizer.tokenize(text)) > max_tokens:
+                    report.too_long[split] += 1
+    out.mkdir(parents=True, exist_ok=True)
+    for split, examples in splits.items():
+        with (out / f"{split}.prompt_completion.jsonl").open("w", encoding="utf-8") as f:
+            for example in examples:
+                f.write(json.dumps(example, ensure_ascii=False) + "\n")
+        with (out / f"{split}.messages.jsonl").open("w", encoding="utf-8") as f:
+            for example in examples:
+                messages = [*example["prompt"], *example["completion"]]
+                f.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
+    if hf:
+        from datasets import Dataset, DatasetDict
+
+        DatasetDict(
+            {
+                split: Dataset.from_list(
+                    [{"prompt": e["prompt"], "completion": e["completion"]} for e in examples]
+                    or [],
+                    features=None,
+                )
+                for split, examples in splits.items()
+                if examples
+            }
+        ).save_to_disk(str(out / "hf"))
+    (out / "report.json").write_text(
+        json.dumps(
+            {
+                "runs": runs,
+                "tools": tools,
+                "min_rating": min_rating,
+                "val_size": val_size,
+                "seed": seed,
+                "trajectories": dict(report.trajectories),
+                "examples": dict(report.examples),
+                "too_long": dict(report.too_long),
+                "max_tokens": max_tokens,
+            },
+            indent=2,
+        )
+    )
+    return report
