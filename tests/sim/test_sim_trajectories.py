@@ -294,3 +294,35 @@ def test_package_writes_one_example_per_step_split_by_trajectory(
         [*package[:-2], "--min-rating", "5", "--val-size", "0", "--out", str(tmp_path / "strict")],
     )
     assert "3 trajectories kept" in strict.output
+
+
+def test_output_the_judge_cannot_rate_is_stored_once_not_retried(
+    sim_db, scripted_backend, tmp_path
+):
+    from gba_core.errors import InvalidOutputError
+
+    run(sim_db)
+
+    def judge(call):
+        if (
+            call.schema is not None
+            and call.schema.__name__ == "FinalRating"
+            and ("Question 1?" in call.prompt)
+        ):
+            raise InvalidOutputError("output cut before the JSON was complete")
+        return reply(call)
+
+    scripted_backend.default = judge
+    rate = ["sim", "rate", "--db", str(sim_db), "--run", "r1", "--judge-llm", "scripted:test"]
+    result = CliRunner().invoke(cli, rate, catch_exceptions=False)
+    assert "rated 2 trajectories" in result.output
+    assert "1 with output the judge could not rate" in result.output
+    calls = len(scripted_backend.calls)
+    again = CliRunner().invoke(cli, rate, catch_exceptions=False)
+    assert "rated 0 trajectories" in again.output and len(scripted_backend.calls) == calls
+    package = CliRunner().invoke(
+        cli,
+        ["sim", "package", "--db", str(sim_db), "--run", "r1", "--out", str(tmp_path / "d")],
+        catch_exceptions=False,
+    )
+    assert "2 trajectories kept (dropped: 1 judge failed)" in package.output

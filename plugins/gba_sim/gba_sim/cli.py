@@ -255,6 +255,11 @@ def rate(db_path: Path, run_id: str, judge_name: str, judge_llm: str | None, wor
     click.echo(
         f"{run_id}: rated {counts['rated']} trajectories with {judge.name}"
         + (f", {counts['failed']} failed (rated next time)" if counts["failed"] else "")
+        + (
+            f", {counts['invalid']} with output the judge could not rate"
+            if counts["invalid"]
+            else ""
+        )
     )
 
 

@@ -85,12 +85,13 @@ def select(
         ).fetchall()
         if not rows:
             raise ConfigError(f"run {run_id!r} has no trajectories")
-        for blob, status, final, _ in rows:
+        for blob, status, final, details in rows:
             trajectory = Trajectory.model_validate_json(blob)
             if status != "completed":
                 report.trajectories[f"dropped: {status}"] += 1
             elif final is None:
-                report.trajectories["dropped: not rated"] += 1
+                invalid = details is not None and "error" in json.loads(details)
+                report.trajectories[f"dropped: {'judge failed' if invalid else 'not rated'}"] += 1
             elif final < min_rating:
                 report.trajectories[f"dropped: rating below {min_rating}"] += 1
             elif trajectory.request.text.strip().lower() in seen_requests:

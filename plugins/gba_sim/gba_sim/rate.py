@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-from gba_core.errors import ConfigError, LLMError
+from gba_core.errors import ConfigError, InvalidOutputError, LLMError
 from gba_core.schema import Rating, Trajectory
 
 from .db import RunsDB
@@ -30,14 +30,18 @@ def rate_run(
     workers: int = 1,
     on_done: Callable[[Trajectory, Rating | None], Any] | None = None,
 ) -> Counter[str]:
-    """Rate the unrated trajectories of ``run_id``; a backend failure leaves the
-    trajectory unrated (rated by the next run) and the others go on."""
+    """Rate the unrated trajectories of ``run_id``. A backend failure leaves the
+    trajectory unrated (rated by the next run); output the judge cannot get into the
+    rating schema is stored as an invalid rating (no score, the error), since asking the
+    same model the same question again would fail the same way. The others go on."""
     todo = db.unrated(run_id, judge.name)
     counts: Counter[str] = Counter()
 
-    def work(trajectory: Trajectory) -> Rating | None:
+    def work(trajectory: Trajectory) -> Rating | str | None:
         try:
             return judge.rate(trajectory)
+        except InvalidOutputError as exc:
+            return str(exc)
         except LLMError:
             return None
 
@@ -47,6 +51,10 @@ def rate_run(
             trajectory, rating = futures[future], future.result()
             if rating is None:
                 counts["failed"] += 1
+            elif isinstance(rating, str):
+                db.save_rating(trajectory.id, judge.name, None, {"error": rating})
+                counts["invalid"] += 1
+                rating = None
             else:
                 db.save_rating(
                     trajectory.id, judge.name, rating.final_answer_rating, rating.model_dump()
