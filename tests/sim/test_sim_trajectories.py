@@ -326,3 +326,79 @@ def test_output_the_judge_cannot_rate_is_stored_once_not_retried(
         catch_exceptions=False,
     )
     assert "2 trajectories kept (dropped: 1 judge failed)" in package.output
+
+
+def test_eval_reports_mean_and_standard_error_over_runs(sim_db, scripted_backend, tmp_path):
+    def judge(call):
+        # The judge finds the answering task of request q2 poor: one bad task in six steps.
+        if (
+            call.schema is not None
+            and call.schema.__name__ == "StepRating"
+            and ("Question 2?" in call.prompt and "Answer with the fact" in call.prompt)
+        ):
+            return {"task_rating": 3, "tool_rating": 5, "result_rating": 4, "explanation": "x"}
+        return reply(call)
+
+    scripted_backend.default = judge
+    out = tmp_path / "eval.json"
+    png = tmp_path / "eval.png"
+    args = [
+        "sim",
+        "eval",
+        "--db",
+        str(sim_db),
+        "--planner",
+        "teacher",
+        "--planner-llm",
+        "scripted:test",
+        "--simulator-llm",
+        "scripted:test",
+        "--judge-llm",
+        "scripted:test",
+        "--runs",
+        "2",
+        "--max-steps",
+        "4",
+        "--json",
+        str(out),
+        "--plot",
+        str(png),
+    ]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(out.read_text())
+    metrics = summary["metrics"]
+    assert summary["runs"] == 2 and summary["requests"] == 3
+    assert metrics["pass_rate"]["mean"] == 1.0 and metrics["pass_rate"]["stderr"] == 0.0
+    assert metrics["completion_rate"]["values"] == [1.0, 1.0]
+    assert metrics["bad_task_rate"]["values"] == [pytest.approx(1 / 6)] * 2
+    assert metrics["steps"]["mean"] == 2.0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "pass_rate" in result.output and "1.000 ± 0.000" in result.output
+    calls = len(scripted_backend.calls)
+    CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert len(scripted_backend.calls) == calls  # runs already done are reused
+
+
+def test_metrics_count_bad_tasks_and_standard_errors():
+    from gba_sim.metrics import summarize
+
+    summary = summarize(
+        [
+            {
+                m: v
+                for m in (
+                    "pass_rate",
+                    "bad_task_rate",
+                    "completion_rate",
+                    "invalid_plan_rate",
+                    "steps",
+                    "prompt_tokens_per_step",
+                    "seconds_per_step",
+                )
+            }
+            for v in (0.5, 0.7)
+        ]
+    )
+    assert summary["pass_rate"]["mean"] == pytest.approx(0.6)
+    assert summary["pass_rate"]["stderr"] == pytest.approx(0.1)

@@ -436,3 +436,117 @@ def package(
             f"longer than {max_tokens} tokens: {report.too_long['train']} train, "
             f"{report.too_long['validation']} validation"
         )
+
+
+@sim.command("eval")
+@db_option
+@click.option("--planner", default="fine-tuned", show_default=True)
+@click.option("--planner-llm", metavar="SPEC", help="LLM of the planner being evaluated.")
+@click.option("--simulator-llm", metavar="SPEC", help="LLM that plays the simulated tools.")
+@click.option("--judge-llm", metavar="SPEC", help="LLM of the judge.")
+@click.option(
+    "--runs",
+    "repeats",
+    type=click.IntRange(1),
+    default=4,
+    show_default=True,
+    help="Repeated runs (different seeds) for mean ± standard error.",
+)
+@click.option("--requests", "split", default=None, help="Request split to evaluate on.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="At most this many requests.")
+@click.option("--max-steps", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--workers", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--name", default=None, help="Series name (default: planner@planner-llm).")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the summary as JSON here.",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a PNG bar chart with error bars here.",
+)
+def eval_(
+    db_path: Path,
+    planner: str,
+    planner_llm: str | None,
+    simulator_llm: str | None,
+    judge_llm: str | None,
+    repeats: int,
+    split: str | None,
+    limit: int | None,
+    max_steps: int,
+    workers: int,
+    seed: int,
+    name: str | None,
+    json_path: Path | None,
+    plot_path: Path | None,
+) -> None:
+    """Evaluate PLANNER in simulation: RUNS runs over the requests, each judged, then
+    pass rate, bad-task rate, completion rate, invalid-plan rate, steps, tokens and seconds
+    per step as mean ± standard error over the runs. Runs already done are reused."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from gba_core.config import llm_spec_for
+    from gba_core.llm import get_llm
+    from gba_core.llm.cache import CachedLLM, CallCache
+    from gba_core.planners import planner_factory
+    from gba_core.tools import load_toolset
+
+    from .db import RunsDB
+    from .metrics import METRICS, plot, run_metrics, summarize
+    from .rate import evaluator_factory, rate_run
+    from .trajectories import RunConfig, run_trajectories
+
+    planner_factory(planner)
+    planner_spec = llm_spec_for("planner", {"planner": planner_llm})[0]
+    simulator_spec = llm_spec_for("simulator", {"simulator": simulator_llm})[0]
+    judge_spec = llm_spec_for("judge", {"judge": judge_llm})[0]
+    db = RunsDB(db_path)
+    requests = db.requests(split=split)[:limit] if limit else db.requests(split=split)
+    if not requests:
+        raise ConfigError(f"no requests{f' in split {split}' if split else ''} in {db_path}")
+    toolset = load_toolset()
+    judge = evaluator_factory("judge")(
+        llm=CachedLLM(get_llm(judge_spec), CallCache(db.path)),
+        tools={n: toolset.description(n) for n in toolset.names},
+    )
+    series = name or f"{planner}@{planner_spec}"
+    per_run = []
+    for repeat in range(repeats):
+        run_id = f"eval:{series}:{repeat}"
+        config = RunConfig(
+            run_id=run_id,
+            planner=planner,
+            planner_spec=planner_spec,
+            simulator_spec=simulator_spec,
+            max_steps=max_steps,
+            seed=seed + repeat,
+            workers=workers,
+        )
+        run_trajectories(db, requests, config)
+        rate_run(db, run_id, judge, workers=workers)
+        per_run.append(run_metrics(db, run_id, judge.name))
+    summary = summarize(per_run)
+    table = Table("metric", f"{series} (mean ± s.e., {repeats} runs)")
+    for metric in METRICS:
+        table.add_row(metric, f"{summary[metric]['mean']:.3f} ± {summary[metric]['stderr']:.3f}")
+    Console(highlight=False).print(table)
+    result = {
+        "series": series,
+        "planner": planner,
+        "planner_llm": planner_spec,
+        "judge": judge.name,
+        "runs": repeats,
+        "requests": len(requests),
+        "metrics": summary,
+    }
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2))
+    if plot_path:
+        plot({series: summary}, str(plot_path))
