@@ -402,3 +402,38 @@ def test_metrics_count_bad_tasks_and_standard_errors():
     )
     assert summary["pass_rate"]["mean"] == pytest.approx(0.6)
     assert summary["pass_rate"]["stderr"] == pytest.approx(0.1)
+
+
+def test_compare_puts_series_side_by_side_with_welch_tests(tmp_path):
+    from gba_sim.metrics import summarize
+
+    def summary(name, passes):
+        runs = [
+            {
+                "pass_rate": p,
+                "bad_task_rate": 0.1,
+                "completion_rate": 1.0,
+                "invalid_plan_rate": 0.0,
+                "steps": 2.0,
+                "prompt_tokens_per_step": 100.0,
+                "seconds_per_step": 0.5,
+            }
+            for p in passes
+        ]
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"series": name, "metrics": summarize(runs)}))
+        return str(path)
+
+    a, b = summary("base", [0.5, 0.6, 0.55, 0.5]), summary("tuned", [0.9, 0.85, 0.95, 0.9])
+    result = CliRunner().invoke(
+        cli, ["sim", "compare", a, b, "--json", "--plot", str(tmp_path / "c.png")]
+    )
+    rows = json.loads(result.output)
+    assert rows["pass_rate"]["base"]["p_vs_first"] is None
+    assert rows["pass_rate"]["tuned"]["p_vs_first"] < 0.001
+    assert rows["steps"]["tuned"]["p_vs_first"] is None  # identical, no variance
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    out = CliRunner().invoke(cli, ["sim", "compare", str(bad)])
+    assert out.exit_code == 2 and "not a summary" in out.output

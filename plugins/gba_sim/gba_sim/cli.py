@@ -550,3 +550,63 @@ def eval_(
         json_path.write_text(json.dumps(result, indent=2))
     if plot_path:
         plot({series: summary}, str(plot_path))
+
+
+@sim.command()
+@click.argument(
+    "summaries",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a PNG bar chart of all series here.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def compare(summaries: tuple[Path, ...], plot_path: Path | None, as_json: bool) -> None:
+    """Put evaluated series (the --json files of `gba sim eval`) side by side, with
+    Welch's t-test of each series against the first, per metric."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .metrics import METRICS, plot, welch_p
+
+    series = {}
+    for path in summaries:
+        try:
+            data = json.loads(path.read_text())
+            series[data["series"]] = data["metrics"]
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(f"{path}: not a summary written by `gba sim eval --json`") from None
+    names = list(series)
+    base = names[0]
+    rows = {}
+    for metric in METRICS:
+        rows[metric] = {
+            name: {
+                "mean": series[name][metric]["mean"],
+                "stderr": series[name][metric]["stderr"],
+                "p_vs_first": None
+                if name == base
+                else welch_p(series[base][metric]["values"], series[name][metric]["values"]),
+            }
+            for name in names
+        }
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        table = Table("metric", *names)
+        for metric, values in rows.items():
+            cells = []
+            for name in names:
+                cell = f"{values[name]['mean']:.3f} ± {values[name]['stderr']:.3f}"
+                if values[name]["p_vs_first"] is not None:
+                    cell += f" (p={values[name]['p_vs_first']:.3f})"
+                cells.append(cell)
+            table.add_row(metric, *cells)
+        Console(highlight=False).print(table)
+    if plot_path:
+        plot(series, str(plot_path))

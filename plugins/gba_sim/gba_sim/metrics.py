@@ -99,3 +99,15 @@ def plot(series: dict[str, dict[str, Any]], path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def welch_p(a: list[float], b: list[float]) -> float | None:
+    """Two-sided p-value of Welch's t-test, or None when it is undefined (fewer than two
+    runs a side, or no variance at all)."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    if statistics.pvariance(a) == 0 and statistics.pvariance(b) == 0:
+        return None if statistics.fmean(a) == statistics.fmean(b) else 0.0
+    from scipy.stats import ttest_ind
+
+    return float(ttest_ind(a, b, equal_var=False).pvalue)
