@@ -15,6 +15,7 @@ Differences from llama-cpp-python's converter that matter here:
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -35,8 +36,28 @@ PRIMITIVES = {
 _DATE = '[0-9]{4} "-" [0-1] [0-9] "-" [0-3] [0-9]'
 _TIME = '[0-2] [0-9] ":" [0-5] [0-9] (":" [0-5] [0-9] ("." [0-9]{1,6})?)?'
 _ZONE = '("Z" | [+-] [0-2] [0-9] ":" [0-5] [0-9])'
+MAX_INTEGER_CHOICES = 256
+
+
+def _small_integer_range(schema: dict[str, Any]) -> range | None:
+    """The allowed values of an integer with both bounds and few values, else None."""
+    low = schema.get("minimum")
+    high = schema.get("maximum")
+    if "exclusiveMinimum" in schema:
+        low = math.floor(schema["exclusiveMinimum"]) + 1
+    if "exclusiveMaximum" in schema:
+        high = math.ceil(schema["exclusiveMaximum"]) - 1
+    if low is None or high is None:
+        return None
+    low, high = math.ceil(low), math.floor(high)
+    if high < low or high - low + 1 > MAX_INTEGER_CHOICES:
+        return None
+    return range(low, high + 1)
+
+
 # String formats pydantic emits for date, time, datetime and UUID fields; other formats
-# (and pattern, minimum, maximum) are left to pydantic's validation of the result.
+# (and pattern, and number bounds beyond small integer ranges) are left to pydantic's
+# validation of the result.
 STRING_FORMATS = {
     "date": _DATE,
     "time": f"{_TIME} {_ZONE}?",
@@ -127,6 +148,10 @@ class _Converter:
             return self._array(schema, hint)
         if kind == "string":
             return self._string(schema, hint)
+        if kind == "integer" and (choices := _small_integer_range(schema)) is not None:
+            # A rating from 1 to 5 is one of five literals: a model cannot write 7.
+            self._primitive("space")
+            return self._rule(hint, "(" + " | ".join(f'"{v}"' for v in choices) + ") space")
         if kind in ("integer", "number", "boolean", "null"):
             return self._primitive(kind)
         raise ValueError(f"unsupported schema at {hint!r}: {json.dumps(schema)[:200]}")

@@ -101,3 +101,18 @@ def test_dates_and_datetimes_have_their_shape():
     day = g["root-value-day"]
     assert day.startswith('"\\"" [0-9]{4} "-"')
     assert '"T"' in g["root-value-at"]
+
+
+def test_small_integer_ranges_are_literal_choices():
+    class Scores(BaseModel):
+        rating: int = Field(ge=1, le=5)
+        percent: int = Field(gt=-1, lt=101)
+        unbounded: int = Field(ge=0)
+
+    g = rules(json_schema_to_gbnf(Scores.model_json_schema()))
+    assert g["root-value-rating"] == '("1" | "2" | "3" | "4" | "5") space'
+    assert (
+        g["root-value-percent"].startswith('("0" | "1" | "2"')
+        and '"100")' in g["root-value-percent"]
+    )
+    assert "root-value-unbounded" not in g  # the plain integer rule

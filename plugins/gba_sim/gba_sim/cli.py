@@ -369,6 +369,15 @@ def requests(
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
 @click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["completed", "max_steps", "error"]),
+    default=("completed",),
+    show_default=True,
+    help="Trajectory statuses to package (repeat for several).",
+)
+@click.option(
     "--tokenizer",
     metavar="SPEC",
     default=None,
@@ -389,6 +398,7 @@ def package(
     min_rating: int,
     val_size: int,
     seed: int,
+    statuses: tuple[str, ...],
     tokenizer: str | None,
     max_tokens: int,
 ) -> None:
@@ -419,6 +429,7 @@ def package(
         seed=seed,
         tokenizer=measure,
         max_tokens=max_tokens if measure else None,
+        statuses=statuses,
     )
     kept = report.trajectories["kept"]
     dropped = ", ".join(

@@ -65,7 +65,12 @@ def examples_of(trajectory: Trajectory, tools: list[str]) -> list[dict[str, Any]
 
 
 def select(
-    db: RunsDB, runs: list[str], judge: str | None, min_rating: int, report: PackageReport
+    db: RunsDB,
+    runs: list[str],
+    judge: str | None,
+    min_rating: int,
+    report: PackageReport,
+    statuses: tuple[str, ...] = ("completed",),
 ) -> list[Trajectory]:
     judges = [r[0] for r in db.db.execute("SELECT DISTINCT judge FROM ratings")]
     if judge is None:
@@ -87,7 +92,7 @@ def select(
             raise ConfigError(f"run {run_id!r} has no trajectories")
         for blob, status, final, details in rows:
             trajectory = Trajectory.model_validate_json(blob)
-            if status != "completed":
+            if status not in statuses:
                 report.trajectories[f"dropped: {status}"] += 1
             elif final is None:
                 invalid = details is not None and "error" in json.loads(details)
@@ -116,9 +121,10 @@ def package(
     tokenizer: Any = None,
     max_tokens: int | None = None,
     hf: bool = True,
+    statuses: tuple[str, ...] = ("completed",),
 ) -> PackageReport:
     report = PackageReport(max_tokens=max_tokens)
-    trajectories = select(db, runs, judge, min_rating, report)
+    trajectories = select(db, runs, judge, min_rating, report, statuses)
     if not trajectories:
         raise ConfigError("no trajectory passes the filters; nothing to package")
     order = list(range(len(trajectories)))
@@ -150,7 +156,10 @@ def package(
                 messages = [*example["prompt"], *example["completion"]]
                 f.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
     if hf:
+        import datasets
         from datasets import Dataset, DatasetDict
+
+        datasets.disable_progress_bars()  # the CLI reports; no bars from inside
 
         DatasetDict(
             {
@@ -167,6 +176,7 @@ def package(
         json.dumps(
             {
                 "runs": runs,
+                "statuses": list(statuses),
                 "tools": tools,
                 "min_rating": min_rating,
                 "val_size": val_size,
