@@ -13,7 +13,8 @@ Fixtures:
 
 ``check_tool_pair(real, simulated)`` is the conformance check a tool plugin runs on each
 of its real/simulated pairs; ``plan_answer(tool, task)`` is a planner answer to queue on a
-``ScriptedLLM``.
+``ScriptedLLM``; ``chat_completion(content)`` is the body a loopback OpenAI-compatible
+server returns.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from gba_core.llm.scripted import ScriptedLLM
 from gba_core.schema import ScratchpadEntry, Trajectory, plan_model
 from gba_core.tools import TOOL_NAME, SimulatedTool, Tool, ToolContext
 
-__all__ = ["ScriptedLLM", "check_plans", "check_tool_pair", "plan_answer"]
+__all__ = ["ScriptedLLM", "chat_completion", "check_plans", "check_tool_pair", "plan_answer"]
 
 _counter = itertools.count()
 
@@ -83,6 +84,29 @@ def plan_answer(tool: str, task: str = "Do the next thing.", **fields: str) -> d
         "thoughts": fields.get("thoughts", "-"),
         "task": task,
         "selected_tool": tool,
+    }
+
+
+def chat_completion(content: str, *, prompt_tokens: int = 5, completion_tokens: int = 3) -> dict:
+    """The JSON body of an OpenAI-compatible chat completion answering ``content``: what a
+    loopback server in a test returns to the ``openai:`` backend."""
+    return {
+        "id": "test",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "test",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
 
 

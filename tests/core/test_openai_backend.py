@@ -9,27 +9,11 @@ from pydantic import BaseModel
 
 from gba_core.errors import InvalidOutputError, LLMError
 from gba_core.llm.openai_compat import OpenAICompatLLM
+from gba_core.testing import chat_completion
 
 
 class City(BaseModel):
     name: str
-
-
-def chat_response(content: str) -> dict:
-    return {
-        "id": "x",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "m",
-        "choices": [
-            {
-                "index": 0,
-                "finish_reason": "stop",
-                "message": {"role": "assistant", "content": content},
-            }
-        ],
-        "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
-    }
 
 
 @pytest.fixture
@@ -66,7 +50,7 @@ def llm(server, **kwargs):
 
 
 def test_strict_json_schema_is_sent_and_validated(server):
-    server["script"] = [(200, chat_response('{"name": "Paris"}'))]
+    server["script"] = [(200, chat_completion('{"name": "Paris"}'))]
     out = llm(server).complete([{"role": "user", "content": "Capital?"}], schema=City)
     assert out.parsed == City(name="Paris")
     assert (out.prompt_tokens, out.completion_tokens) == (5, 3)
@@ -78,8 +62,8 @@ def test_strict_json_schema_is_sent_and_validated(server):
 def test_falls_back_to_json_object_when_json_schema_is_refused(server):
     server["script"] = [
         (500, {"error": {"message": "Unrecognized response_format type"}}),
-        (200, chat_response('{"name": "Paris"}')),
-        (200, chat_response('{"name": "Rome"}')),
+        (200, chat_completion('{"name": "Paris"}')),
+        (200, chat_completion('{"name": "Rome"}')),
     ]
     model = llm(server)
     assert model.complete([{"role": "user", "content": "?"}], schema=City).parsed.name == "Paris"
@@ -93,7 +77,7 @@ def test_falls_back_to_json_object_when_json_schema_is_refused(server):
 def test_the_switch_to_the_fallback_is_not_a_retry(server):
     server["script"] = [
         (500, {"error": {"message": "Input should be 'text' or 'json_object' (response_format)"}}),
-        (200, chat_response('{"name": "Paris"}')),
+        (200, chat_completion('{"name": "Paris"}')),
     ]
     out = llm(server, retries=0).complete([{"role": "user", "content": "?"}], schema=City)
     assert out.parsed.name == "Paris" and out.extra["attempts"] == 1
@@ -102,7 +86,7 @@ def test_the_switch_to_the_fallback_is_not_a_retry(server):
 def test_a_plain_server_error_does_not_switch_the_format(server):
     server["script"] = [
         (500, {"error": {"message": "out of memory"}}),
-        (200, chat_response('{"name": "Paris"}')),
+        (200, chat_completion('{"name": "Paris"}')),
     ]
     llm(server).complete([{"role": "user", "content": "?"}], schema=City)
     assert [r["response_format"]["type"] for r in server["requests"]] == ["json_schema"] * 2
@@ -111,12 +95,12 @@ def test_a_plain_server_error_does_not_switch_the_format(server):
 def test_invalid_json_and_server_errors_are_retried_then_reported(server):
     server["script"] = [
         (503, {"error": {"message": "busy"}}),
-        (200, chat_response("not json")),
-        (200, chat_response('{"name": "Paris"}')),
+        (200, chat_completion("not json")),
+        (200, chat_completion('{"name": "Paris"}')),
     ]
     out = llm(server, retries=2).complete([{"role": "user", "content": "?"}], schema=City)
     assert out.parsed.name == "Paris" and out.extra["attempts"] == 3
-    server["script"] = [(200, chat_response('{"city": 1}'))] * 2
+    server["script"] = [(200, chat_completion('{"city": 1}'))] * 2
     with pytest.raises(InvalidOutputError, match="does not match the schema"):
         llm(server, retries=1).complete([{"role": "user", "content": "?"}], schema=City)
 

@@ -6,33 +6,13 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from gba_core import hookimpl
 from gba_core.cli import cli
 from gba_core.errors import ConfigError
 from gba_core.planners import get_planner
 from gba_core.schema import Request, Step, TeacherPlan, Trajectory
 from gba_core.testing import ScriptedLLM
-from gba_core.tools import Tool, load_toolset
+from gba_core.tools import load_toolset
 from gba_sim.db import MIGRATIONS, RunsDB
-
-
-class LookupFact(Tool):
-    name = "lookup_fact"
-    description = "Look up a fact."
-
-    def run(self, request, task, scratchpad, ctx):
-        return "a fact"
-
-
-class Plugin:
-    @hookimpl
-    def register_tools(self, register):
-        register(LookupFact())
-
-
-@pytest.fixture
-def lookup_plugin(register_plugin):
-    register_plugin(Plugin(), "lookup-plugin")
 
 
 def test_a_new_database_is_migrated_and_reopening_changes_nothing(tmp_path):

@@ -9,29 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from click.testing import CliRunner
 
-from gba_core import hookimpl
 from gba_core.cli import cli
 from gba_core.schema import Request
-from gba_core.tools import SimulatedTool, Tool
+from gba_core.testing import chat_completion
 from gba_sim.db import RunsDB
-
-
-class LookupFact(Tool):
-    name = "lookup_fact"
-    description = "Look up a fact."
-
-    def run(self, request, task, scratchpad, ctx):
-        return "a fact"
-
-
-class Plugin:
-    @hookimpl
-    def register_tools(self, register):
-        register(LookupFact())
-
-    @hookimpl
-    def register_simulated_tools(self, register):
-        register(SimulatedTool("lookup_fact", "Look up a fact."))
 
 
 def plan(tool, task):
@@ -70,20 +51,7 @@ class Handler(BaseHTTPRequestHandler):
             content = "FACT-FOUND: 42" if "simulate the tool" in text else "It is 42."
         return self.reply(
             200,
-            {
-                "id": "x",
-                "object": "chat.completion",
-                "created": 0,
-                "model": "m",
-                "choices": [
-                    {
-                        "index": 0,
-                        "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": content},
-                    }
-                ],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-            },
+            chat_completion(content, prompt_tokens=10, completion_tokens=5),
         )
 
     def reply(self, status, payload):
@@ -110,9 +78,8 @@ def server():
 
 
 def test_failures_are_retried_then_kept_and_the_run_goes_on(
-    server, tmp_path, register_plugin, monkeypatch
+    server, tmp_path, lookup_plugin, monkeypatch
 ):
-    register_plugin(Plugin(), "lookup-plugin")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
     db_path = tmp_path / "runs.sqlite"
     db = RunsDB(db_path)

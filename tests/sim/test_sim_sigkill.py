@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from gba_core.schema import Request
+from gba_core.testing import chat_completion
 from gba_sim.db import RunsDB
 
 pytestmark = pytest.mark.integration
@@ -43,22 +44,7 @@ class Handler(BaseHTTPRequestHandler):
             )
         else:
             content = "The answer."
-        data = json.dumps(
-            {
-                "id": "x",
-                "object": "chat.completion",
-                "created": 0,
-                "model": "m",
-                "choices": [
-                    {
-                        "index": 0,
-                        "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": content},
-                    }
-                ],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-            }
-        ).encode()
+        data = json.dumps(chat_completion(content, prompt_tokens=10, completion_tokens=5)).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))

@@ -5,30 +5,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from gba_core import hookimpl
 from gba_core.cli import cli
 from gba_core.errors import LLMUnavailableError
 from gba_core.schema import Request
-from gba_core.tools import SimulatedTool, Tool
 from gba_sim.db import RunsDB
-
-
-class LookupFact(Tool):
-    name = "lookup_fact"
-    description = "Look up a fact."
-
-    def run(self, request, task, scratchpad, ctx):
-        return "a fact"
-
-
-class Plugin:
-    @hookimpl
-    def register_tools(self, register):
-        register(LookupFact())
-
-    @hookimpl
-    def register_simulated_tools(self, register):
-        register(SimulatedTool("lookup_fact", "Look up a fact."))
 
 
 def teacher_plan(tool, task):
@@ -67,8 +47,7 @@ def reply(call):
 
 
 @pytest.fixture
-def sim_db(tmp_path, register_plugin, scripted_backend):
-    register_plugin(Plugin(), "lookup-plugin")
+def sim_db(tmp_path, lookup_plugin, scripted_backend):
     scripted_backend.default = reply
     db_path = tmp_path / "runs.sqlite"
     db = RunsDB(db_path)
