@@ -1,0 +1,342 @@
+"""``gba sim`` commands on the runs' results: rate, package, eval, compare."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from gba_core.errors import ConfigError
+
+from .options import db_option
+
+
+@click.command()
+@db_option
+@click.option("--run", "run_id", required=True, help="The run whose trajectories to rate.")
+@click.option(
+    "--judge",
+    "judge_name",
+    default="judge",
+    show_default=True,
+    help="Evaluator name (see `gba plugins`).",
+)
+@click.option("--judge-llm", metavar="SPEC", help="LLM of the judge (role judge).")
+@click.option("--workers", type=click.IntRange(1), default=1, show_default=True)
+def rate(db_path: Path, run_id: str, judge_name: str, judge_llm: str | None, workers: int) -> None:
+    """Have the judge rate each step (task, tool, result: 1-5 with an explanation) and the
+    final answer (1-5) of every trajectory of RUN it has not rated yet. The judge can be a
+    different model than the teacher."""
+    from gba_core.config import llm_spec_for
+    from gba_core.llm import get_llm
+    from gba_core.llm.cache import CachedLLM, CallCache
+    from gba_core.tools import load_toolset
+
+    from .db import RunsDB
+    from .rate import evaluator_factory, rate_run
+    from .usage import Meter, MeteredLLM
+
+    factory = evaluator_factory(judge_name)
+    db = RunsDB(db_path)
+    spec = llm_spec_for("judge", {"judge": judge_llm})[0]
+    meter = Meter()
+    llm = MeteredLLM(CachedLLM(get_llm(spec), CallCache(db.path)), "judge", meter)
+    toolset = load_toolset()
+    judge = factory(llm=llm, tools={n: toolset.description(n) for n in toolset.names})
+    counts = rate_run(db, run_id, judge, workers=workers)
+    db.add_usage(run_id, meter.take())
+    click.echo(
+        f"{run_id}: rated {counts['rated']} trajectories with {judge.name}"
+        + (f", {counts['failed']} failed (rated next time)" if counts["failed"] else "")
+        + (
+            f", {counts['invalid']} with output the judge could not rate"
+            if counts["invalid"]
+            else ""
+        )
+    )
+
+
+@click.command()
+@db_option
+@click.option(
+    "--run",
+    "runs",
+    multiple=True,
+    required=True,
+    help="Run(s) whose trajectories to package (repeat for several).",
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--judge",
+    default=None,
+    help="Whose ratings filter (e.g. judge:openai:gpt-4o); needed if several rated.",
+)
+@click.option(
+    "--min-rating",
+    type=click.IntRange(1, 5),
+    default=4,
+    show_default=True,
+    help="Keep trajectories whose final answer the judge rated at least this.",
+)
+@click.option(
+    "--val-size",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Trajectories held out for validation (split by trajectory).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["completed", "max_steps", "error"]),
+    default=("completed",),
+    show_default=True,
+    help="Trajectory statuses to package (repeat for several).",
+)
+@click.option(
+    "--tokenizer",
+    metavar="SPEC",
+    default=None,
+    help="A llama-cpp LLM spec whose format and tokenizer count example lengths.",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(1),
+    default=1024,
+    show_default=True,
+    help="With --tokenizer: report examples longer than this.",
+)
+def package(
+    db_path: Path,
+    runs: tuple[str, ...],
+    out: Path,
+    judge: str | None,
+    min_rating: int,
+    val_size: int,
+    seed: int,
+    statuses: tuple[str, ...],
+    tokenizer: str | None,
+    max_tokens: int,
+) -> None:
+    """Package rated trajectories as a fine-tuning dataset for the fine-tuned planner:
+    one example per step (its prompt, rendered by gba_core, and the plan without the
+    teacher's fields), as prompt/completion and messages JSONL and an HF dataset."""
+    from gba_core.tools import load_toolset
+
+    from . import package as packaging
+    from .db import RunsDB
+
+    db = RunsDB(db_path)
+    measure = None
+    if tokenizer:
+        from gba_core.llm import get_llm
+
+        measure = get_llm(tokenizer)
+        if not hasattr(measure, "tokenize"):
+            raise ConfigError(f"{tokenizer} has no tokenizer (use a llama-cpp: spec)")
+    report = packaging.package(
+        db,
+        list(runs),
+        out,
+        tools=load_toolset().names,
+        judge=judge,
+        min_rating=min_rating,
+        val_size=val_size,
+        seed=seed,
+        tokenizer=measure,
+        max_tokens=max_tokens if measure else None,
+        statuses=statuses,
+    )
+    kept = report.trajectories["kept"]
+    dropped = ", ".join(
+        f"{n} {k.removeprefix('dropped: ')}"
+        for k, n in sorted(report.trajectories.items())
+        if k != "kept"
+    )
+    click.echo(f"{kept} trajectories kept" + (f" (dropped: {dropped})" if dropped else ""))
+    click.echo(
+        f"{report.examples['train']} train and {report.examples['validation']} "
+        f"validation examples in {out}"
+    )
+    if measure is not None:
+        click.echo(
+            f"longer than {max_tokens} tokens: {report.too_long['train']} train, "
+            f"{report.too_long['validation']} validation"
+        )
+
+
+@click.command("eval")
+@db_option
+@click.option("--planner", default="fine-tuned", show_default=True)
+@click.option("--planner-llm", metavar="SPEC", help="LLM of the planner being evaluated.")
+@click.option("--simulator-llm", metavar="SPEC", help="LLM that plays the simulated tools.")
+@click.option("--judge-llm", metavar="SPEC", help="LLM of the judge.")
+@click.option(
+    "--runs",
+    "repeats",
+    type=click.IntRange(1),
+    default=4,
+    show_default=True,
+    help="Repeated runs (different seeds) for mean ± standard error.",
+)
+@click.option("--requests", "split", default=None, help="Request split to evaluate on.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="At most this many requests.")
+@click.option("--max-steps", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--workers", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--name", default=None, help="Series name (default: planner@planner-llm).")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the summary as JSON here.",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a PNG bar chart with error bars here.",
+)
+def eval_(
+    db_path: Path,
+    planner: str,
+    planner_llm: str | None,
+    simulator_llm: str | None,
+    judge_llm: str | None,
+    repeats: int,
+    split: str | None,
+    limit: int | None,
+    max_steps: int,
+    workers: int,
+    seed: int,
+    name: str | None,
+    json_path: Path | None,
+    plot_path: Path | None,
+) -> None:
+    """Evaluate PLANNER in simulation: RUNS runs over the requests, each judged, then
+    pass rate, bad-task rate, completion rate, invalid-plan rate, steps, tokens and seconds
+    per step as mean ± standard error over the runs. Runs already done are reused."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from gba_core.config import llm_spec_for
+    from gba_core.llm import get_llm
+    from gba_core.llm.cache import CachedLLM, CallCache
+    from gba_core.planners import planner_factory
+    from gba_core.tools import load_toolset
+
+    from .db import RunsDB
+    from .metrics import METRICS, plot, run_metrics, summarize
+    from .rate import evaluator_factory, rate_run
+    from .trajectories import RunConfig, run_trajectories
+
+    planner_factory(planner)
+    planner_spec = llm_spec_for("planner", {"planner": planner_llm})[0]
+    simulator_spec = llm_spec_for("simulator", {"simulator": simulator_llm})[0]
+    judge_spec = llm_spec_for("judge", {"judge": judge_llm})[0]
+    db = RunsDB(db_path)
+    requests = db.requests(split=split)[:limit] if limit else db.requests(split=split)
+    if not requests:
+        raise ConfigError(f"no requests{f' in split {split}' if split else ''} in {db_path}")
+    toolset = load_toolset()
+    judge = evaluator_factory("judge")(
+        llm=CachedLLM(get_llm(judge_spec), CallCache(db.path)),
+        tools={n: toolset.description(n) for n in toolset.names},
+    )
+    series = name or f"{planner}@{planner_spec}"
+    per_run = []
+    for repeat in range(repeats):
+        run_id = f"eval:{series}:{repeat}"
+        config = RunConfig(
+            run_id=run_id,
+            planner=planner,
+            planner_spec=planner_spec,
+            simulator_spec=simulator_spec,
+            max_steps=max_steps,
+            seed=seed + repeat,
+            workers=workers,
+        )
+        run_trajectories(db, requests, config)
+        rate_run(db, run_id, judge, workers=workers)
+        per_run.append(run_metrics(db, run_id, judge.name))
+    summary = summarize(per_run)
+    table = Table("metric", f"{series} (mean ± s.e., {repeats} runs)")
+    for metric in METRICS:
+        table.add_row(metric, f"{summary[metric]['mean']:.3f} ± {summary[metric]['stderr']:.3f}")
+    Console(highlight=False).print(table)
+    result = {
+        "series": series,
+        "planner": planner,
+        "planner_llm": planner_spec,
+        "judge": judge.name,
+        "runs": repeats,
+        "requests": len(requests),
+        "metrics": summary,
+    }
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2))
+    if plot_path:
+        plot({series: summary}, str(plot_path))
+
+
+@click.command()
+@click.argument(
+    "summaries",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a PNG bar chart of all series here.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def compare(summaries: tuple[Path, ...], plot_path: Path | None, as_json: bool) -> None:
+    """Put evaluated series (the --json files of `gba sim eval`) side by side, with
+    Welch's t-test of each series against the first, per metric."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .metrics import METRICS, plot, welch_p
+
+    series = {}
+    for path in summaries:
+        try:
+            data = json.loads(path.read_text())
+            series[data["series"]] = data["metrics"]
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(f"{path}: not a summary written by `gba sim eval --json`") from None
+    names = list(series)
+    base = names[0]
+    rows = {}
+    for metric in METRICS:
+        rows[metric] = {
+            name: {
+                "mean": series[name][metric]["mean"],
+                "stderr": series[name][metric]["stderr"],
+                "p_vs_first": None
+                if name == base
+                else welch_p(series[base][metric]["values"], series[name][metric]["values"]),
+            }
+            for name in names
+        }
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        table = Table("metric", *names)
+        for metric, values in rows.items():
+            cells = []
+            for name in names:
+                cell = f"{values[name]['mean']:.3f} ± {values[name]['stderr']:.3f}"
+                if values[name]["p_vs_first"] is not None:
+                    cell += f" (p={values[name]['p_vs_first']:.3f})"
+                cells.append(cell)
+            table.add_row(metric, *cells)
+        Console(highlight=False).print(table)
+    if plot_path:
+        plot(series, str(plot_path))
