@@ -253,7 +253,6 @@ def requests(
     other or of stored requests are dropped; calls are cached in the database."""
     from gba_core.config import llm_spec_for
     from gba_core.llm import get_llm
-    from gba_core.llm.cache import CachedLLM, CallCache
     from gba_core.tools import load_toolset
 
     from .db import RunsDB
@@ -265,9 +264,7 @@ def requests(
         if not chosen:
             raise ConfigError(f"{categories}: no categories")
     db = RunsDB(db_path)
-    llm = CachedLLM(
-        get_llm(llm_spec_for("teacher", {"teacher": teacher_llm})[0]), CallCache(db.path)
-    )
+    llm = db.cached(get_llm(llm_spec_for("teacher", {"teacher": teacher_llm})[0]))
     toolset = load_toolset()
     tools = {name: toolset.description(name) for name in toolset.names}
     new, explanations = generate(

@@ -30,7 +30,6 @@ def rate(db_path: Path, run_id: str, judge_name: str, judge_llm: str | None, wor
     different model than the teacher."""
     from gba_core.config import llm_spec_for
     from gba_core.llm import get_llm
-    from gba_core.llm.cache import CachedLLM, CallCache
     from gba_core.tools import load_toolset
 
     from .db import RunsDB
@@ -41,7 +40,7 @@ def rate(db_path: Path, run_id: str, judge_name: str, judge_llm: str | None, wor
     db = RunsDB(db_path)
     spec = llm_spec_for("judge", {"judge": judge_llm})[0]
     meter = Meter()
-    llm = MeteredLLM(CachedLLM(get_llm(spec), CallCache(db.path)), "judge", meter)
+    llm = MeteredLLM(db.cached(get_llm(spec)), "judge", meter)
     toolset = load_toolset()
     judge = factory(llm=llm, tools={n: toolset.description(n) for n in toolset.names})
     counts = rate_run(db, run_id, judge, workers=workers)
@@ -224,7 +223,6 @@ def eval_(
 
     from gba_core.config import llm_spec_for
     from gba_core.llm import get_llm
-    from gba_core.llm.cache import CachedLLM, CallCache
     from gba_core.planners import planner_factory
     from gba_core.tools import load_toolset
 
@@ -243,7 +241,7 @@ def eval_(
         raise ConfigError(f"no requests{f' in split {split}' if split else ''} in {db_path}")
     toolset = load_toolset()
     judge = evaluator_factory("judge")(
-        llm=CachedLLM(get_llm(judge_spec), CallCache(db.path)),
+        llm=db.cached(get_llm(judge_spec)),
         tools={n: toolset.description(n) for n in toolset.names},
     )
     series = name or f"{planner}@{planner_spec}"

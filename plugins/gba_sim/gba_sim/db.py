@@ -98,6 +98,7 @@ class RunsDB:
     def __init__(self, path: str | Path = DEFAULT_PATH) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._call_cache: Any = None
         try:
             self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -105,6 +106,15 @@ class RunsDB:
             self.migrate()
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{self.path} is not a usable runs database: {exc}") from None
+
+    def cached(self, llm: Any) -> Any:
+        """``llm`` answering through this database's LLM call cache (one cache
+        connection per database, shared by every role)."""
+        from gba_core.llm.cache import CachedLLM, CallCache
+
+        if self._call_cache is None:
+            self._call_cache = CallCache(self.path)
+        return CachedLLM(llm, self._call_cache)
 
     @property
     def version(self) -> int:

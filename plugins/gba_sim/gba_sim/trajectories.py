@@ -47,16 +47,14 @@ def trajectory_seed(seed: int, request_id: str) -> int:
 
 def _models(config: RunConfig, db: RunsDB, meter: Meter) -> tuple[Any, Any]:
     from gba_core.llm import get_llm
-    from gba_core.llm.cache import CachedLLM, CallCache
 
-    cache = CallCache(db.path)
     planner = get_llm(config.planner_spec)
     simulator = (
         planner if config.simulator_spec == config.planner_spec else get_llm(config.simulator_spec)
     )
     return (
-        MeteredLLM(CachedLLM(planner, cache), "planner", meter),
-        MeteredLLM(CachedLLM(simulator, cache), "simulator", meter),
+        MeteredLLM(db.cached(planner), "planner", meter),
+        MeteredLLM(db.cached(simulator), "simulator", meter),
     )
 
 
