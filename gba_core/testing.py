@@ -14,7 +14,8 @@ Fixtures:
 ``check_tool_pair(real, simulated)`` is the conformance check a tool plugin runs on each
 of its real/simulated pairs; ``plan_answer(tool, task)`` is a planner answer to queue on a
 ``ScriptedLLM``; ``chat_completion(content)`` is the body a loopback OpenAI-compatible
-server returns.
+server returns; ``LoopbackOpenAI(reply, delay=)`` is such a server, and
+``play_agent_roles`` a reply that plays planner, twins and judge for any tool set.
 """
 
 from __future__ import annotations
@@ -30,7 +31,15 @@ from gba_core.llm.scripted import ScriptedLLM
 from gba_core.schema import ScratchpadEntry, Trajectory, plan_model
 from gba_core.tools import TOOL_NAME, SimulatedTool, Tool, ToolContext
 
-__all__ = ["ScriptedLLM", "chat_completion", "check_plans", "check_tool_pair", "plan_answer"]
+__all__ = [
+    "LoopbackOpenAI",
+    "ScriptedLLM",
+    "chat_completion",
+    "check_plans",
+    "check_tool_pair",
+    "plan_answer",
+    "play_agent_roles",
+]
 
 _counter = itertools.count()
 
@@ -152,3 +161,103 @@ def check_plans(trajectory: Trajectory, tool_names: list[str]) -> None:
     for step in trajectory.steps:
         assert not step.invalid_plan, f"step {step.index + 1}: {step.observation}"
         model.model_validate(step.plan.model_dump())  # type: ignore[union-attr]
+
+
+class LoopbackOpenAI:
+    """An OpenAI-compatible chat server on 127.0.0.1 in a thread, for tests and
+    benchmarks of code that talks to remote models.
+
+    ``reply(body)`` gets each request's JSON body and returns the answer's text, or a
+    ``(status, payload)`` pair for errors; ``delay`` seconds pass before each answer,
+    like a remote model's latency. ``bodies`` keeps every request. Use it as a context
+    manager; ``spec(model)`` is the ``openai:`` LLM spec pointing at it.
+    """
+
+    def __init__(self, reply: Callable[[dict[str, Any]], Any], *, delay: float = 0.0) -> None:
+        import json
+        import threading
+        import time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server._lock:
+                    server.bodies.append(body)
+                if server.delay:
+                    time.sleep(server.delay)
+                answer = server.reply(body)
+                status, payload = (
+                    answer if isinstance(answer, tuple) else (200, chat_completion(answer))
+                )
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout under test)
+
+        self.reply, self.delay = reply, delay
+        self.bodies: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.request_queue_size = 128  # many workers connect at once
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def spec(self, model: str = "test", **options: Any) -> str:
+        query = "".join(f"&{k}={v}" for k, v in options.items())
+        return f"openai:{model}?base_url={self.base_url}{query}"
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> LoopbackOpenAI:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def play_agent_roles(body: dict[str, Any]) -> str:
+    """A ``LoopbackOpenAI`` reply playing every role of a simulation for any tool set:
+    the planner picks the first tool of its schema other than final_answer, then
+    final_answer once a result is in the prompt; twins and the final answer write text
+    derived from the prompt; judges rate 4. Deterministic, so replays can be compared."""
+    import hashlib
+    import json
+
+    text = "\n".join(str(m.get("content", "")) for m in body["messages"])
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    fmt = body.get("response_format") or {}
+    schema = fmt.get("json_schema", {}).get("schema") or fmt.get("schema")
+    if schema is None:
+        return f"RESULT-{digest}: done."
+    properties = schema.get("properties", {})
+    if "selected_tool" in properties:
+        tools = properties["selected_tool"].get("enum", ["final_answer"])
+        others = [t for t in tools if t != "final_answer"]
+        tool = "final_answer" if "RESULT-" in text or not others else others[0]
+        plan = {name: f"{name} {digest}" for name in properties}
+        return json.dumps({**plan, "task": f"Do step {digest}", "selected_tool": tool})
+    if "final_answer_rating" in properties:
+        return json.dumps({"final_answer_rating": 4, "explanation": "fine"})
+    if "task_rating" in properties:
+        return json.dumps(
+            {"task_rating": 4, "tool_rating": 4, "result_rating": 4, "explanation": "fine"}
+        )
+    return json.dumps({name: "x" for name in properties})

@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from gba_core.errors import ConfigError
 from gba_core.llm.base import LLM, Completion, Message, SchemaLike, parse_output, schema_dict
@@ -48,6 +48,15 @@ def cache_key(
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+class CacheStore(Protocol):
+    """What CachedLLM needs of a cache: CallCache, or any store with the same two calls
+    (gba sim's Ray workers read a snapshot and send new calls back)."""
+
+    def get(self, key: str) -> dict[str, Any] | None: ...
+
+    def put(self, key: str, spec: str, completion: dict[str, Any]) -> None: ...
+
+
 class CallCache:
     """The ``llm_cache`` table in any SQLite file (the runs database in ``gba sim``)."""
 
@@ -78,6 +87,27 @@ class CallCache:
             )
             self._db.commit()
 
+    def put_many(self, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Store (key, spec, completion) rows in one transaction."""
+        if not rows:
+            return
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO llm_cache (key, spec, completion) VALUES (?, ?, ?)",
+                [(key, spec, json.dumps(completion)) for key, spec, completion in rows],
+            )
+            self._db.commit()
+
+    def rows(self, specs: list[str]) -> dict[str, dict[str, Any]]:
+        """Every cached completion of these backend specs, by key."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT key, completion FROM llm_cache WHERE spec IN"
+                f" ({', '.join('?' * len(specs))})",
+                specs,
+            ).fetchall()
+        return {key: json.loads(blob) for key, blob in found}
+
     def __len__(self) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM llm_cache").fetchone()[0]
@@ -89,7 +119,7 @@ class CallCache:
 class CachedLLM:
     """Wraps any LLM; same protocol, answers replayed from the cache when possible."""
 
-    def __init__(self, inner: LLM, cache: CallCache) -> None:
+    def __init__(self, inner: LLM, cache: CacheStore) -> None:
         self.inner = inner
         self.cache = cache
         self.spec = inner.spec

@@ -7,8 +7,9 @@ from click.testing import CliRunner
 
 from gba_core.cli import cli
 from gba_core.errors import LLMUnavailableError
-from gba_core.schema import Request
+from gba_core.schema import Request, Trajectory
 from gba_sim.db import RunsDB
+from gba_sim.export import canonical_json
 
 
 def teacher_plan(tool, task):
@@ -118,17 +119,70 @@ def test_a_lost_trajectory_is_redone_from_the_cache(sim_db, scripted_backend):
     assert "r1: 1 completed (2 were already done)" in result.output
     assert len(scripted_backend.calls) == calls  # every call replayed from the cache
     after = {r[0]: json.loads(r[2]) for r in stored(sim_db)}
-    for key in ("final_answer", "status", "seed", "request"):
-        assert after["q1"][key] == before["q1"][key]
-    # Plans and observations replay exactly (timings are measured anew).
-    assert [(s["plan"], s["observation"]) for s in after["q1"]["steps"]] == [
-        (s["plan"], s["observation"]) for s in before["q1"]["steps"]
-    ]
+    # The same content, byte for byte; only timings are measured anew.
+    as_saved = {
+        k: Trajectory.model_validate(v)
+        for k, v in (("before", before["q1"]), ("after", after["q1"]))
+    }
+    assert canonical_json(as_saved["after"]) == canonical_json(as_saved["before"])
     status = json.loads(
         CliRunner().invoke(cli, ["sim", "status", "--db", str(sim_db), "--json"]).output
     )
     usage = status["runs"][0]
     assert usage["calls"] > usage["cached_calls"] > 0
+
+
+def test_a_run_regenerated_with_the_same_seeds_is_byte_identical_and_free(
+    sim_db, scripted_backend, tmp_path
+):
+    run(sim_db)
+    calls = len(scripted_backend.calls)
+    result = run(sim_db, "--run", "r1-again")  # a new run, the same seed
+    assert "r1-again: 3 completed" in result.output
+    assert len(scripted_backend.calls) == calls  # zero LLM calls
+    for run_id in ("r1", "r1-again"):
+        exported = CliRunner().invoke(
+            cli,
+            [
+                "sim",
+                "export",
+                "--db",
+                str(sim_db),
+                "--run",
+                run_id,
+                "--out",
+                str(tmp_path / run_id),
+            ],
+        )
+        assert "3 trajectories and 0 ratings" in exported.output, exported.output
+    files = sorted(p.name for p in (tmp_path / "r1" / "trajectories").iterdir())
+    assert files == ["q0.json", "q1.json", "q2.json"]
+    for name in files:
+        first = (tmp_path / "r1" / "trajectories" / name).read_bytes()
+        assert first == (tmp_path / "r1-again" / "trajectories" / name).read_bytes()
+        assert b"FACT-FOUND: 42" in first and b"seconds" not in first.replace(b"_seconds", b"")
+
+
+def test_direct_answer_simple_answers_with_the_planners_task(sim_db, scripted_backend):
+    result = run(sim_db, "--direct-answer", "simple")
+    assert "r1: 3 completed" in result.output, result.output
+    trajectories = RunsDB(sim_db).trajectories("r1")
+    assert [t.final_answer for t in trajectories] == ["Answer with the fact"] * 3
+    # No call wrote an answer: the planner and the lookup twin only.
+    assert not any("What to answer" in call.prompt for call in scripted_backend.calls)
+
+
+def test_prices_give_the_cost_of_calls_not_replayed(sim_db, scripted_backend):
+    result = run(sim_db, "--price", "scripted:test=1000,2000")
+    replay = run(sim_db, "--price", "scripted:test=1000,2000", "--run", "r2")
+    first, second = RunsDB(sim_db).status()["runs"]
+    expected = (first["prompt_tokens"] * 1000 + first["completion_tokens"] * 2000) / 1e6
+    assert first["cost"] == pytest.approx(expected) and first["cost"] > 0
+    assert f"${first['cost']:.4f}" in result.output  # the progress bar's running cost
+    assert second["calls"] == second["cached_calls"] and second["cost"] == 0
+    assert "0 tok $0.0000" in replay.output
+    bad = run(sim_db, "--price", "scripted:test=cheap")
+    assert bad.exit_code == 2 and "expected a prompt and a completion price" in bad.output
 
 
 def test_backend_failures_are_kept_as_failed_items_and_retried(sim_db, scripted_backend):
@@ -178,7 +232,7 @@ def test_the_judge_rates_each_step_and_the_final_answer_once(sim_db, scripted_ba
     assert "rated 0 trajectories" in again.output
 
 
-def test_an_api_key_in_a_model_spec_never_reaches_the_database(sim_db, scripted_backend):
+def test_an_api_key_in_a_model_spec_never_reaches_the_database_or_exports(sim_db, scripted_backend):
     secret = "sk-THIS-IS-SECRET"
     result = CliRunner().invoke(
         cli,
@@ -210,11 +264,17 @@ def test_an_api_key_in_a_model_spec_never_reaches_the_database(sim_db, scripted_
             f"scripted:test?api_key={secret}",
         ],
     )
+    out = sim_db.parent / "exported"
+    CliRunner().invoke(
+        cli, ["sim", "export", "--db", str(sim_db), "--run", "r1", "--out", str(out)]
+    )
+    assert len(list(out.rglob("*.json"))) == 6
     db = RunsDB(sim_db)
     db.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
-    for file in sim_db.parent.glob(sim_db.name + "*"):
-        assert secret.encode() not in file.read_bytes(), file
+    for file in [*sim_db.parent.glob(sim_db.name + "*"), *out.rglob("*")]:
+        if file.is_file():
+            assert secret.encode() not in file.read_bytes(), file
 
 
 def test_package_writes_one_example_per_step_split_by_trajectory(

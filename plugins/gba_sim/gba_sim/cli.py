@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from gba_core.errors import ConfigError
 
 from .cli_results import compare, eval_, package, rate
-from .options import db_option
+from .options import db_option, executor_options, run_progress
+
+if TYPE_CHECKING:
+    from .executor import ExecutorConfig
+    from .usage import Prices
 
 
 @click.group()
@@ -105,13 +110,6 @@ def import_(folder: Path, db_path: Path, run_id: str | None) -> None:
 @click.option("--simulator-llm", metavar="SPEC", help="LLM that plays the simulated tools.")
 @click.option("--max-steps", type=click.IntRange(1), default=10, show_default=True)
 @click.option(
-    "--workers",
-    type=click.IntRange(1),
-    default=1,
-    show_default=True,
-    help="Trajectories generated at once (threads; useful with remote models).",
-)
-@click.option(
     "--seed",
     type=int,
     default=0,
@@ -123,6 +121,15 @@ def import_(folder: Path, db_path: Path, run_id: str | None) -> None:
 @click.option(
     "--allow-unpaired", is_flag=True, help="Run even if some real tool has no simulated twin."
 )
+@click.option(
+    "--direct-answer",
+    type=click.Choice(["llm", "simple"]),
+    default="llm",
+    show_default=True,
+    help="How final_answer answers in simulation: llm writes the answer from the results"
+    " with the simulator model; simple takes the planner's task as the answer (no call).",
+)
+@executor_options
 def trajectories(
     db_path: Path,
     run_id: str | None,
@@ -131,24 +138,18 @@ def trajectories(
     teacher_llm: str | None,
     simulator_llm: str | None,
     max_steps: int,
-    workers: int,
     seed: int,
     split: str | None,
     limit: int | None,
     allow_unpaired: bool,
+    direct_answer: str,
+    executor: ExecutorConfig,
+    prices: Prices,
 ) -> None:
     """Run the agent with PLANNER over the simulated tools for every request of the
     database not yet done in the run. Finished trajectories are stored one by one, so an
     interrupted run resumes where it stopped; LLM calls are cached in the database."""
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     from gba_core.config import llm_spec_for
     from gba_core.planners import planner_factory
@@ -171,8 +172,8 @@ def trajectories(
         simulator_spec=llm_spec_for("simulator", choices)[0],
         max_steps=max_steps,
         seed=seed,
-        workers=workers,
         allow_unpaired=allow_unpaired,
+        direct_answer=direct_answer,
     )
     db = RunsDB(db_path)
     requests = db.requests(split=split)[:limit] if limit else db.requests(split=split)
@@ -182,29 +183,21 @@ def trajectories(
         )
     todo = len(requests) - len(db.done_request_ids(config.run_id) & {r.id for r in requests})
     console = Console(highlight=False)
-    progress = Progress(
-        TextColumn(f"[bold]{config.run_id}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[counts]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    )
     counts: dict[str, int] = {}
-    with progress:
-        task = progress.add_task("run", total=todo, counts="")
-
-        def done(trajectory: object, status: str) -> None:
-            counts[status] = counts.get(status, 0) + 1
-            shown = " ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-            progress.update(task, advance=1, counts=shown)
-
+    with run_progress(console, config.run_id, todo) as progress:
         try:
-            run_trajectories(db, requests, config, on_done=done)
+            run_trajectories(
+                db,
+                requests,
+                config,
+                executor=executor,
+                prices=prices,
+                on_done=lambda _, status, usage: progress.advance(status, usage),
+            )
         except KeyboardInterrupt:
             console.print("interrupted: finished trajectories are saved; run again to resume")
             raise SystemExit(130) from None
+        counts = progress.counts
     made = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing new"
     console.print(f"{config.run_id}: {made} ({len(requests) - todo} were already done)")
 
@@ -279,6 +272,25 @@ def requests(
     )
     added = db.add_requests(new, explanation=explanations, source=f"gba sim requests (seed {seed})")
     click.echo(f"{added} new requests in {db_path} ({len(db.requests())} in all)")
+
+
+@sim.command()
+@db_option
+@click.option("--run", "run_id", required=True, help="The run to export.")
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder."
+)
+def export(db_path: Path, run_id: str, out: Path) -> None:
+    """Write RUN's trajectories (canonical JSON: no timings, so a run regenerated from the
+    cache writes the same bytes) and ratings as one file per request under OUT."""
+    from .db import RunsDB
+    from .export import export_run
+
+    db = RunsDB(db_path)
+    if db.db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+        raise ConfigError(f"no run {run_id!r} in {db_path}; `gba sim status` lists the runs")
+    written = export_run(db, run_id, out)
+    click.echo(f"{written['trajectories']} trajectories and {written['ratings']} ratings in {out}")
 
 
 for _command in (rate, package, eval_, compare):

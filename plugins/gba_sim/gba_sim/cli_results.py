@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from gba_core.errors import ConfigError
 
-from .options import db_option
+from .options import db_option, executor_options, run_progress
+
+if TYPE_CHECKING:
+    from .executor import ExecutorConfig
+    from .usage import Prices
 
 
 @click.command()
@@ -23,30 +28,43 @@ from .options import db_option
     help="Evaluator name (see `gba plugins`).",
 )
 @click.option("--judge-llm", metavar="SPEC", help="LLM of the judge (role judge).")
-@click.option("--workers", type=click.IntRange(1), default=1, show_default=True)
-def rate(db_path: Path, run_id: str, judge_name: str, judge_llm: str | None, workers: int) -> None:
+@executor_options
+def rate(
+    db_path: Path,
+    run_id: str,
+    judge_name: str,
+    judge_llm: str | None,
+    executor: ExecutorConfig,
+    prices: Prices,
+) -> None:
     """Have the judge rate each step (task, tool, result: 1-5 with an explanation) and the
     final answer (1-5) of every trajectory of RUN it has not rated yet. The judge can be a
     different model than the teacher."""
+    from rich.console import Console
+
     from gba_core.config import llm_spec_for
-    from gba_core.llm import get_llm
-    from gba_core.tools import load_toolset
 
     from .db import RunsDB
     from .rate import evaluator_factory, rate_run
-    from .usage import Meter, MeteredLLM
+    from .rate import judge_name as name_of
 
-    factory = evaluator_factory(judge_name)
+    evaluator_factory(judge_name)  # a typo fails before any model loads
     db = RunsDB(db_path)
     spec = llm_spec_for("judge", {"judge": judge_llm})[0]
-    meter = Meter()
-    llm = MeteredLLM(db.cached(get_llm(spec)), "judge", meter)
-    toolset = load_toolset()
-    judge = factory(llm=llm, tools={n: toolset.description(n) for n in toolset.names})
-    counts = rate_run(db, run_id, judge, workers=workers)
-    db.add_usage(run_id, meter.take())
+    name = name_of(judge_name, spec)
+    console = Console(highlight=False)
+    with run_progress(console, f"rate {run_id}", len(db.unrated(run_id, name))) as progress:
+        counts = rate_run(
+            db,
+            run_id,
+            spec,
+            evaluator=judge_name,
+            executor=executor,
+            prices=prices,
+            on_done=lambda _, outcome, usage: progress.advance(outcome, usage),
+        )
     click.echo(
-        f"{run_id}: rated {counts['rated']} trajectories with {judge.name}"
+        f"{run_id}: rated {counts['rated']} trajectories with {name}"
         + (f", {counts['failed']} failed (rated next time)" if counts["failed"] else "")
         + (
             f", {counts['invalid']} with output the judge could not rate"
@@ -184,7 +202,6 @@ def package(
 @click.option("--requests", "split", default=None, help="Request split to evaluate on.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="At most this many requests.")
 @click.option("--max-steps", type=click.IntRange(1), default=10, show_default=True)
-@click.option("--workers", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--name", default=None, help="Series name (default: planner@planner-llm).")
 @click.option(
@@ -199,6 +216,7 @@ def package(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a PNG bar chart with error bars here.",
 )
+@executor_options
 def eval_(
     db_path: Path,
     planner: str,
@@ -209,11 +227,12 @@ def eval_(
     split: str | None,
     limit: int | None,
     max_steps: int,
-    workers: int,
     seed: int,
     name: str | None,
     json_path: Path | None,
     plot_path: Path | None,
+    executor: ExecutorConfig,
+    prices: Prices,
 ) -> None:
     """Evaluate PLANNER in simulation: RUNS runs over the requests, each judged, then
     pass rate, bad-task rate, completion rate, invalid-plan rate, steps, tokens and seconds
@@ -222,13 +241,11 @@ def eval_(
     from rich.table import Table
 
     from gba_core.config import llm_spec_for
-    from gba_core.llm import get_llm
     from gba_core.planners import planner_factory
-    from gba_core.tools import load_toolset
 
     from .db import RunsDB
     from .metrics import METRICS, plot, run_metrics, summarize
-    from .rate import evaluator_factory, rate_run
+    from .rate import judge_name, rate_run
     from .trajectories import RunConfig, run_trajectories
 
     planner_factory(planner)
@@ -239,12 +256,9 @@ def eval_(
     requests = db.requests(split=split)[:limit] if limit else db.requests(split=split)
     if not requests:
         raise ConfigError(f"no requests{f' in split {split}' if split else ''} in {db_path}")
-    toolset = load_toolset()
-    judge = evaluator_factory("judge")(
-        llm=db.cached(get_llm(judge_spec)),
-        tools={n: toolset.description(n) for n in toolset.names},
-    )
+    judge = judge_name("judge", judge_spec)
     series = name or f"{planner}@{planner_spec}"
+    console = Console(highlight=False)
     per_run = []
     for repeat in range(repeats):
         run_id = f"eval:{series}:{repeat}"
@@ -255,21 +269,40 @@ def eval_(
             simulator_spec=simulator_spec,
             max_steps=max_steps,
             seed=seed + repeat,
-            workers=workers,
         )
-        run_trajectories(db, requests, config)
-        rate_run(db, run_id, judge, workers=workers)
-        per_run.append(run_metrics(db, run_id, judge.name))
+        todo = len(requests) - len(db.done_request_ids(run_id) & {r.id for r in requests})
+        label = f"run {repeat + 1}/{repeats}"
+        with run_progress(console, label, todo) as progress:
+            run_trajectories(
+                db,
+                requests,
+                config,
+                executor=executor,
+                prices=prices,
+                on_done=lambda _, status, usage: progress.advance(status, usage),
+            )
+        with run_progress(console, f"{label} judged", len(db.unrated(run_id, judge))) as progress:
+            rate_run(
+                db,
+                run_id,
+                judge_spec,
+                executor=executor,
+                prices=prices,
+                on_done=lambda _, rating, usage: progress.advance(
+                    "rated" if rating else "unrated", usage
+                ),
+            )
+        per_run.append(run_metrics(db, run_id, judge))
     summary = summarize(per_run)
     table = Table("metric", f"{series} (mean ± s.e., {repeats} runs)")
     for metric in METRICS:
         table.add_row(metric, f"{summary[metric]['mean']:.3f} ± {summary[metric]['stderr']:.3f}")
-    Console(highlight=False).print(table)
+    console.print(table)
     result = {
         "series": series,
         "planner": planner,
         "planner_llm": planner_spec,
-        "judge": judge.name,
+        "judge": judge,
         "runs": repeats,
         "requests": len(requests),
         "metrics": summary,

@@ -107,14 +107,20 @@ class RunsDB:
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{self.path} is not a usable runs database: {exc}") from None
 
-    def cached(self, llm: Any) -> Any:
-        """``llm`` answering through this database's LLM call cache (one cache
-        connection per database, shared by every role)."""
-        from gba_core.llm.cache import CachedLLM, CallCache
+    def call_cache(self) -> Any:
+        """This database's LLM call cache (one connection, shared by every role)."""
+        from gba_core.llm.cache import CallCache
 
-        if self._call_cache is None:
-            self._call_cache = CallCache(self.path)
-        return CachedLLM(llm, self._call_cache)
+        with self._lock:
+            if self._call_cache is None:
+                self._call_cache = CallCache(self.path)
+        return self._call_cache
+
+    def cached(self, llm: Any) -> Any:
+        """``llm`` answering through this database's LLM call cache."""
+        from gba_core.llm.cache import CachedLLM
+
+        return CachedLLM(llm, self.call_cache())
 
     @property
     def version(self) -> int:
@@ -300,6 +306,14 @@ class RunsDB:
                 " VALUES (?, ?, ?, ?)",
                 (trajectory_id, judge, final_rating, json.dumps(details)),
             )
+
+    def ratings(self, trajectory_id: str) -> dict[str, Any]:
+        """Every judge's rating of a trajectory: judge -> {final_rating, details}."""
+        rows = self.db.execute(
+            "SELECT judge, final_rating, json FROM ratings WHERE trajectory_id = ? ORDER BY judge",
+            (trajectory_id,),
+        )
+        return {j: {"final_rating": r, "details": json.loads(d)} for j, r, d in rows}
 
     def status(self) -> dict[str, Any]:
         """Counts for ``gba sim status``."""

@@ -1,8 +1,12 @@
-"""Options shared by the ``gba sim`` commands."""
+"""Options and the progress display shared by the ``gba sim`` commands."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,3 +21,115 @@ db_option = click.option(
     envvar="GBA_SIM_DB",
     help="The runs database (SQLite); GBA_SIM_DB also sets it.",
 )
+
+
+def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--workers, --executor, --ray-address, --ray-task-cpus and --price; the command
+    receives them as one ``executor`` (ExecutorConfig) and ``prices`` argument."""
+    options = [
+        click.option(
+            "--workers",
+            type=click.IntRange(1),
+            default=1,
+            show_default=True,
+            help="Items in flight at once (threads, or Ray tasks). Raise it for remote models.",
+        ),
+        click.option(
+            "--executor",
+            "executor_kind",
+            type=click.Choice(["thread", "ray"]),
+            default="thread",
+            show_default=True,
+            help="thread: a pool in this process. ray: Ray tasks (pip install ray); the"
+            " driver alone writes the database.",
+        ),
+        click.option(
+            "--ray-address",
+            metavar="ADDR",
+            default=None,
+            help="Ray cluster to use (default: RAY_ADDRESS, else a new local Ray).",
+        ),
+        click.option(
+            "--ray-task-cpus",
+            type=click.FloatRange(0, min_open=True),
+            default=1.0,
+            show_default=True,
+            help="CPUs Ray reserves per task: 1 for local models, less (e.g. 0.1) for API calls.",
+        ),
+        click.option(
+            "--price",
+            "price_args",
+            multiple=True,
+            metavar="SPEC=IN,OUT",
+            help="USD per 1M prompt and completion tokens of a model, for the cost columns"
+            " (also [sim.prices] in gba.toml). Repeatable.",
+        ),
+    ]
+
+    def wrapper(
+        *args: Any,
+        workers: int,
+        executor_kind: str,
+        ray_address: str | None,
+        ray_task_cpus: float,
+        price_args: tuple[str, ...],
+        **kwargs: Any,
+    ) -> Any:
+        from .executor import ExecutorConfig
+        from .usage import load_prices
+
+        executor = ExecutorConfig(executor_kind, workers, ray_address, ray_task_cpus)
+        return command(*args, executor=executor, prices=load_prices(price_args), **kwargs)
+
+    functools.update_wrapper(wrapper, command)
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+class RunProgress:
+    """A rich progress bar with ETA, counts by outcome, tokens and cost."""
+
+    def __init__(self, progress: Any, task: Any) -> None:
+        self.progress, self.task = progress, task
+        self.counts: dict[str, int] = {}
+        self.tokens = 0
+        self.cost = 0.0
+
+    def advance(self, outcome: str, usage: dict[Any, dict[str, float]] | None = None) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        for row in (usage or {}).values():
+            self.tokens += int(row["prompt_tokens"] + row["completion_tokens"])
+            self.cost += row["cost"]
+        shown = " ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
+        self.progress.update(
+            self.task,
+            advance=1,
+            counts=shown,
+            usage=f"{self.tokens:,} tok ${self.cost:.4f}",
+        )
+
+
+@contextmanager
+def run_progress(console: Any, label: str, total: int) -> Iterator[RunProgress]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TextColumn("{task.fields[usage]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    with progress:
+        yield RunProgress(progress, progress.add_task(label, total=total, counts="", usage=""))

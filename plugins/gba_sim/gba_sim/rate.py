@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from typing import Any
 
 from gba_core.errors import ConfigError, InvalidOutputError, LLMError
 from gba_core.schema import Rating, Trajectory
 
 from .db import RunsDB
+from .executor import ExecutorConfig, run_job
+from .usage import Meter, MeteredLLM, Prices, priced
 
 
 def evaluator_factory(name: str) -> Callable[..., Any]:
@@ -22,44 +24,86 @@ def evaluator_factory(name: str) -> Callable[..., Any]:
     return factories[name]
 
 
+def make_judge(evaluator: str, llm: Any) -> Any:
+    """The evaluator ``evaluator`` on ``llm``, told the installed tools' descriptions."""
+    from gba_core.tools import load_toolset
+
+    toolset = load_toolset()
+    return evaluator_factory(evaluator)(
+        llm=llm, tools={n: toolset.description(n) for n in toolset.names}
+    )
+
+
+@dataclass
+class RateJob:
+    """Rating as executor work: the judge is built in each worker process."""
+
+    evaluator: str
+    judge_spec: str
+    backend_spec: str
+
+    def specs(self) -> list[str]:
+        return [self.backend_spec]
+
+    def build(self, cache: Any, meter: Meter) -> Callable[[Trajectory], Rating | str | None]:
+        from gba_core.llm import get_llm
+        from gba_core.llm.cache import CachedLLM
+
+        judge = make_judge(
+            self.evaluator, MeteredLLM(CachedLLM(get_llm(self.judge_spec), cache), "judge", meter)
+        )
+
+        def work(trajectory: Trajectory) -> Rating | str | None:
+            try:
+                return judge.rate(trajectory)
+            except InvalidOutputError as exc:
+                return str(exc)
+            except LLMError:
+                return None
+
+        return work
+
+
+def judge_name(evaluator: str, judge_spec: str) -> str:
+    """The name ratings are stored under (it names the judge's model)."""
+    from gba_core.llm import get_llm
+
+    return make_judge(evaluator, get_llm(judge_spec)).name  # no model is loaded for this
+
+
 def rate_run(
     db: RunsDB,
     run_id: str,
-    judge: Any,
+    judge_spec: str,
     *,
-    workers: int = 1,
-    on_done: Callable[[Trajectory, Rating | None], Any] | None = None,
+    evaluator: str = "judge",
+    executor: ExecutorConfig | None = None,
+    prices: Prices | None = None,
+    on_done: Callable[[Trajectory, str, dict[str, Any]], Any] | None = None,
 ) -> Counter[str]:
-    """Rate the unrated trajectories of ``run_id``. A backend failure leaves the
+    """Rate the unrated trajectories of ``run_id``; ``on_done`` gets each one with its
+    outcome (rated, invalid, failed) and the usage of the calls made. A backend failure leaves the
     trajectory unrated (rated by the next run); output the judge cannot get into the
     rating schema is stored as an invalid rating (no score, the error), since asking the
     same model the same question again would fail the same way. The others go on."""
-    todo = db.unrated(run_id, judge.name)
+    from gba_core.llm import get_llm
+
+    name = judge_name(evaluator, judge_spec)
+    job = RateJob(evaluator, judge_spec, get_llm(judge_spec).spec)
     counts: Counter[str] = Counter()
-
-    def work(trajectory: Trajectory) -> Rating | str | None:
-        try:
-            return judge.rate(trajectory)
-        except InvalidOutputError as exc:
-            return str(exc)
-        except LLMError:
-            return None
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(work, t): t for t in todo}
-        for future in as_completed(futures):
-            trajectory, rating = futures[future], future.result()
-            if rating is None:
-                counts["failed"] += 1
-            elif isinstance(rating, str):
-                db.save_rating(trajectory.id, judge.name, None, {"error": rating})
-                counts["invalid"] += 1
-                rating = None
-            else:
-                db.save_rating(
-                    trajectory.id, judge.name, rating.final_answer_rating, rating.model_dump()
-                )
-                counts["rated"] += 1
-            if on_done:
-                on_done(trajectory, rating)
+    for item in run_job(job, db.unrated(run_id, name), executor or ExecutorConfig(), db):
+        trajectory, rating = item.item, item.result
+        if rating is None:
+            outcome = "failed"
+        elif isinstance(rating, str):
+            db.save_rating(trajectory.id, name, None, {"error": rating})
+            outcome = "invalid"
+        else:
+            db.save_rating(trajectory.id, name, rating.final_answer_rating, rating.model_dump())
+            outcome = "rated"
+        counts[outcome] += 1
+        usage = priced(item.usage, prices or {})
+        db.add_usage(run_id, usage)
+        if on_done:
+            on_done(trajectory, outcome, usage)
     return counts

@@ -1,8 +1,9 @@
 """``gba sim trajectories``: the agent with a planner (the teacher by default) over the
 simulated tools, for every request not yet done in a run.
 
-Workers run trajectories concurrently; the driver alone writes the database, one
-transaction per finished trajectory, so an interrupt loses only trajectories in flight.
+Workers (threads, or Ray tasks: see executor.py) run trajectories concurrently; the
+driver alone writes the database, one transaction per finished trajectory, so an
+interrupt loses only trajectories in flight.
 Every LLM call goes through the call cache in the same database: a resumed run does not
 pay again for calls it already made. A backend failure (after the backend's own
 retries) is stored as a ``failed`` item and retried by the next run; trajectories that
@@ -14,15 +15,15 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from gba_core.errors import LLMError
+from gba_core.errors import ConfigError, LLMError
 from gba_core.schema import Request, Trajectory
 
 from .db import RunsDB
-from .usage import Meter, MeteredLLM
+from .executor import ExecutorConfig, run_job
+from .usage import Meter, MeteredLLM, Prices, priced
 
 
 @dataclass
@@ -33,9 +34,11 @@ class RunConfig:
     simulator_spec: str = "llama-cpp:gemma-3-270m"
     max_steps: int = 10
     seed: int = 0
-    workers: int = 1
     allow_unpaired: bool = False
     failure_rates: dict[str, Any] = field(default_factory=dict)
+    # How final_answer answers in simulation: "llm" writes it from the results with the
+    # simulator model; "simple" returns the planner's task as the answer, no call.
+    direct_answer: str = "llm"
 
 
 def trajectory_seed(seed: int, request_id: str) -> int:
@@ -45,17 +48,79 @@ def trajectory_seed(seed: int, request_id: str) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
-def _models(config: RunConfig, db: RunsDB, meter: Meter) -> tuple[Any, Any]:
-    from gba_core.llm import get_llm
+@dataclass
+class TrajectoryJob:
+    """One run's trajectories as executor work: built in each worker process."""
 
-    planner = get_llm(config.planner_spec)
-    simulator = (
-        planner if config.simulator_spec == config.planner_spec else get_llm(config.simulator_spec)
-    )
-    return (
-        MeteredLLM(db.cached(planner), "planner", meter),
-        MeteredLLM(db.cached(simulator), "simulator", meter),
-    )
+    config: RunConfig
+    tools: list[str]
+    backend_specs: list[str]
+
+    def specs(self) -> list[str]:
+        return self.backend_specs
+
+    def build(self, cache: Any, meter: Meter) -> Callable[[Request], tuple[Trajectory, str]]:
+        from gba_core.agent import Agent
+        from gba_core.llm import get_llm
+        from gba_core.llm.cache import CachedLLM
+        from gba_core.planners import get_planner
+
+        config = self.config
+        tools = _toolset(config)
+        if sorted(tools) != self.tools:
+            # A cluster node with other plugins would make trajectories the driver's
+            # tool set never had.
+            raise ConfigError(
+                f"this worker has the tools {sorted(tools)}, the run uses {self.tools}:"
+                " install the same gba plugins everywhere"
+            )
+        planner_inner = get_llm(config.planner_spec)
+        simulator_inner = (
+            planner_inner
+            if config.simulator_spec == config.planner_spec
+            else get_llm(config.simulator_spec)
+        )
+        planner_llm = MeteredLLM(CachedLLM(planner_inner, cache), "planner", meter)
+        simulator_llm = MeteredLLM(CachedLLM(simulator_inner, cache), "simulator", meter)
+        planner = get_planner(config.planner, tools=tools, llm=planner_llm)
+        agent = Agent(
+            planner,
+            tools,
+            max_steps=config.max_steps,
+            tool_llm=simulator_llm,
+            tool_options={
+                "failure_rates": config.failure_rates,
+                "direct_answer": config.direct_answer,
+            },
+            planner_name=config.planner,
+            mode="simulated",
+        )
+
+        def work(request: Request) -> tuple[Trajectory, str]:
+            seed = trajectory_seed(config.seed, request.id)
+            try:
+                trajectory = agent.run(request, seed=seed)
+                status = trajectory.status
+            except LLMError as exc:
+                trajectory = Trajectory(
+                    request=request,
+                    planner=config.planner,
+                    seed=seed,
+                    tool_mode="simulated",
+                    status="error",
+                    error=f"LLM backend failed: {exc}",
+                )
+                status = "failed"
+            trajectory.id = f"{config.run_id}:{request.id}"
+            return trajectory, status
+
+        return work
+
+
+def _toolset(config: RunConfig) -> Any:
+    from gba_core.tools import load_toolset
+
+    return load_toolset().for_mode("simulated", allow_unpaired=config.allow_unpaired)
 
 
 def run_trajectories(
@@ -63,79 +128,46 @@ def run_trajectories(
     requests: Iterable[Request],
     config: RunConfig,
     *,
-    on_done: Callable[[Trajectory, str], Any] | None = None,
+    executor: ExecutorConfig | None = None,
+    prices: Prices | None = None,
+    on_done: Callable[[Trajectory, str, dict[str, Any]], Any] | None = None,
 ) -> Counter[str]:
     """Generate the missing trajectories of ``config.run_id``; returns counts by status
-    of the trajectories made now."""
-    from gba_core.agent import Agent
-    from gba_core.planners import get_planner
-    from gba_core.tools import load_toolset
+    of the trajectories made now. ``on_done`` gets each trajectory, its status and the
+    usage (tokens, cost) of the calls made meanwhile."""
+    from gba_core.llm import get_llm
 
-    tools = load_toolset().for_mode("simulated", allow_unpaired=config.allow_unpaired)
-    meter = Meter()
-    planner_llm, simulator_llm = _models(config, db, meter)
-    # The backends' own specs, not what the user typed: that may carry an api_key option.
-    models = {"planner": planner_llm.spec, "simulator": simulator_llm.spec}
+    executor = executor or ExecutorConfig()
+    tools = _toolset(config)
+    # The backends' own specs, not what the user typed: that may carry an api_key
+    # option. Making a backend does not load its model.
+    models = {
+        "planner": get_llm(config.planner_spec).spec,
+        "simulator": get_llm(config.simulator_spec).spec,
+    }
     db.ensure_run(
         config.run_id,
         kind="trajectories",
         planner=config.planner,
         models=models,
         seed=config.seed,
-        options={"max_steps": config.max_steps, "tools": sorted(tools)},
+        options={
+            "max_steps": config.max_steps,
+            "tools": sorted(tools),
+            "direct_answer": config.direct_answer,
+        },
     )
     db.forget_failed(config.run_id)  # backend failures are retried
     done = db.done_request_ids(config.run_id)
     todo = [r for r in requests if r.id not in done]
-    planner = get_planner(config.planner, tools=tools, llm=planner_llm)
-    agent = Agent(
-        planner,
-        tools,
-        max_steps=config.max_steps,
-        tool_llm=simulator_llm,
-        tool_options={"failure_rates": config.failure_rates},
-        planner_name=config.planner,
-        mode="simulated",
-    )
-
-    def work(request: Request) -> tuple[Trajectory, str]:
-        seed = trajectory_seed(config.seed, request.id)
-        try:
-            trajectory = agent.run(request, seed=seed)
-            status = trajectory.status
-        except LLMError as exc:
-            trajectory = Trajectory(
-                request=request,
-                planner=config.planner,
-                seed=seed,
-                tool_mode="simulated",
-                status="error",
-                error=f"LLM backend failed: {exc}",
-            )
-            status = "failed"
-        trajectory.id = f"{config.run_id}:{request.id}"
-        return trajectory, status
-
+    job = TrajectoryJob(config, sorted(tools), sorted(set(models.values())))
     counts: Counter[str] = Counter()
-    with ThreadPoolExecutor(max_workers=max(1, config.workers)) as pool:
-        pending: set[Future[tuple[Trajectory, str]]] = set()
-        queue = iter(todo)
-        try:
-            while True:
-                while len(pending) < max(1, config.workers) and (request := next(queue, None)):
-                    pending.add(pool.submit(work, request))
-                if not pending:
-                    break
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    trajectory, status = future.result()
-                    db.save_trajectory(config.run_id, trajectory, status=status)
-                    db.add_usage(config.run_id, meter.take())
-                    counts[status] += 1
-                    if on_done:
-                        on_done(trajectory, status)
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+    for item in run_job(job, todo, executor, db):
+        trajectory, status = item.result
+        usage = priced(item.usage, prices or {})
+        db.save_trajectory(config.run_id, trajectory, status=status)
+        db.add_usage(config.run_id, usage)
+        counts[status] += 1
+        if on_done:
+            on_done(trajectory, status, usage)
     return counts
