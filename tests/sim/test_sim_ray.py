@@ -2,6 +2,7 @@
 ratings as the thread pool, resumable from the cache, the database written by the
 driver alone."""
 
+import json
 import os
 import subprocess
 import sys
@@ -93,6 +94,19 @@ def test_ray_matches_the_thread_pool_and_resumes_from_the_cache(tmp_path, ray_ad
         )  # fmt: skip
         assert code == 0 and "r2: 4 completed" in out, out
         assert len(server.bodies) == calls
+        # eval: both runs and their ratings on one Ray connection.
+        code, out = sim(
+            "eval", "--db", str(tmp_path / "ray.sqlite"), "--planner", "teacher",
+            "--planner-llm", spec, "--simulator-llm", spec, "--judge-llm", spec,
+            "--runs", "2", "--json", str(tmp_path / "eval.json"),
+            "--executor", "ray", "--ray-address", ray_address, "--workers", "2",
+        )  # fmt: skip
+        assert code == 0, out
+    summary = json.loads((tmp_path / "eval.json").read_text())["metrics"]
+    # play_agent_roles always finishes in two steps and the judge gives 4s.
+    assert summary["completion_rate"]["values"] == [1.0, 1.0]
+    assert summary["pass_rate"]["values"] == [1.0, 1.0]
+    assert summary["steps"]["mean"] == 2.0
     db = RunsDB(tmp_path / "ray.sqlite")
     usage = {row["run"]: row for row in db.status()["runs"]}
     assert usage["r"]["calls"] > 0 and usage["r"]["cached_calls"] == 0

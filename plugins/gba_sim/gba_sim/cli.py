@@ -129,6 +129,13 @@ def import_(folder: Path, db_path: Path, run_id: str | None) -> None:
     help="How final_answer answers in simulation: llm writes the answer from the results"
     " with the simulator model; simple takes the planner's task as the answer (no call).",
 )
+@click.option(
+    "--temperature",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Planner sampling temperature; above 0 each trajectory samples with its own seed.",
+)
 @executor_options
 def trajectories(
     db_path: Path,
@@ -143,6 +150,7 @@ def trajectories(
     limit: int | None,
     allow_unpaired: bool,
     direct_answer: str,
+    temperature: float,
     executor: ExecutorConfig,
     prices: Prices,
 ) -> None:
@@ -174,6 +182,7 @@ def trajectories(
         seed=seed,
         allow_unpaired=allow_unpaired,
         direct_answer=direct_answer,
+        temperature=temperature,
     )
     db = RunsDB(db_path)
     requests = db.requests(split=split)[:limit] if limit else db.requests(split=split)

@@ -202,6 +202,14 @@ def package(
 @click.option("--requests", "split", default=None, help="Request split to evaluate on.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="At most this many requests.")
 @click.option("--max-steps", type=click.IntRange(1), default=10, show_default=True)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(0),
+    default=0.7,
+    show_default=True,
+    help="Planner sampling temperature, seeded per trajectory. At 0 a deterministic"
+    " planner repeats itself, and runs differ only where the twins inject failures.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--name", default=None, help="Series name (default: planner@planner-llm).")
 @click.option(
@@ -227,6 +235,7 @@ def eval_(
     split: str | None,
     limit: int | None,
     max_steps: int,
+    temperature: float,
     seed: int,
     name: str | None,
     json_path: Path | None,
@@ -244,6 +253,7 @@ def eval_(
     from gba_core.planners import planner_factory
 
     from .db import RunsDB
+    from .executor import session
     from .metrics import METRICS, plot, run_metrics, summarize
     from .rate import judge_name, rate_run
     from .trajectories import RunConfig, run_trajectories
@@ -260,39 +270,41 @@ def eval_(
     series = name or f"{planner}@{planner_spec}"
     console = Console(highlight=False)
     per_run = []
-    for repeat in range(repeats):
-        run_id = f"eval:{series}:{repeat}"
-        config = RunConfig(
-            run_id=run_id,
-            planner=planner,
-            planner_spec=planner_spec,
-            simulator_spec=simulator_spec,
-            max_steps=max_steps,
-            seed=seed + repeat,
-        )
-        todo = len(requests) - len(db.done_request_ids(run_id) & {r.id for r in requests})
-        label = f"run {repeat + 1}/{repeats}"
-        with run_progress(console, label, todo) as progress:
-            run_trajectories(
-                db,
-                requests,
-                config,
-                executor=executor,
-                prices=prices,
-                on_done=lambda _, status, usage: progress.advance(status, usage),
+    with session(executor):
+        for repeat in range(repeats):
+            run_id = f"eval:{series}:{repeat}"
+            config = RunConfig(
+                run_id=run_id,
+                planner=planner,
+                planner_spec=planner_spec,
+                simulator_spec=simulator_spec,
+                max_steps=max_steps,
+                seed=seed + repeat,
+                temperature=temperature,
             )
-        with run_progress(console, f"{label} judged", len(db.unrated(run_id, judge))) as progress:
-            rate_run(
-                db,
-                run_id,
-                judge_spec,
-                executor=executor,
-                prices=prices,
-                on_done=lambda _, rating, usage: progress.advance(
-                    "rated" if rating else "unrated", usage
-                ),
-            )
-        per_run.append(run_metrics(db, run_id, judge))
+            todo = len(requests) - len(db.done_request_ids(run_id) & {r.id for r in requests})
+            label = f"run {repeat + 1}/{repeats}"
+            with run_progress(console, label, todo) as progress:
+                run_trajectories(
+                    db,
+                    requests,
+                    config,
+                    executor=executor,
+                    prices=prices,
+                    on_done=lambda _, status, usage: progress.advance(status, usage),
+                )
+            with run_progress(
+                console, f"{label} judged", len(db.unrated(run_id, judge))
+            ) as progress:
+                rate_run(
+                    db,
+                    run_id,
+                    judge_spec,
+                    executor=executor,
+                    prices=prices,
+                    on_done=lambda _, outcome, usage: progress.advance(outcome, usage),
+                )
+            per_run.append(run_metrics(db, run_id, judge))
     summary = summarize(per_run)
     table = Table("metric", f"{series} (mean ± s.e., {repeats} runs)")
     for metric in METRICS:

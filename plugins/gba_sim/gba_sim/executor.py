@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -168,6 +169,20 @@ def _unreachable(address: str) -> str | None:
     except OSError as exc:
         return exc.strerror or str(exc)
     return None
+
+
+@contextmanager
+def session(config: ExecutorConfig) -> Iterator[None]:
+    """Keep one Ray connection (or local Ray) for several jobs, as ``gba sim eval``
+    does for its runs and ratings; a no-op for threads."""
+    started = config.kind == "ray" and _connect_ray(config.ray_address)
+    try:
+        yield
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
 
 
 def _run_ray(job: Job, items: Iterable[Any], config: ExecutorConfig, db: Any) -> Iterator[Done]:

@@ -39,6 +39,9 @@ class RunConfig:
     # How final_answer answers in simulation: "llm" writes it from the results with the
     # simulator model; "simple" returns the planner's task as the answer, no call.
     direct_answer: str = "llm"
+    # The planner's sampling temperature. Above 0 each trajectory samples with its own
+    # seed: repeated runs differ, and each one replays from the cache.
+    temperature: float = 0.0
 
 
 def trajectory_seed(seed: int, request_id: str) -> int:
@@ -82,24 +85,33 @@ class TrajectoryJob:
         )
         planner_llm = MeteredLLM(CachedLLM(planner_inner, cache), "planner", meter)
         simulator_llm = MeteredLLM(CachedLLM(simulator_inner, cache), "simulator", meter)
-        planner = get_planner(config.planner, tools=tools, llm=planner_llm)
-        agent = Agent(
-            planner,
-            tools,
-            max_steps=config.max_steps,
-            tool_llm=simulator_llm,
-            tool_options={
-                "failure_rates": config.failure_rates,
-                "direct_answer": config.direct_answer,
-            },
-            planner_name=config.planner,
-            mode="simulated",
-        )
+
+        def agent_for(seed: int) -> Agent:
+            sampling = {"temperature": config.temperature, "seed": seed}
+            planner = get_planner(
+                config.planner,
+                tools=tools,
+                llm=planner_llm,
+                # Planners from plugins may not take sampling options: greedy needs none.
+                **(sampling if config.temperature > 0 else {}),
+            )
+            return Agent(
+                planner,
+                tools,
+                max_steps=config.max_steps,
+                tool_llm=simulator_llm,
+                tool_options={
+                    "failure_rates": config.failure_rates,
+                    "direct_answer": config.direct_answer,
+                },
+                planner_name=config.planner,
+                mode="simulated",
+            )
 
         def work(request: Request) -> tuple[Trajectory, str]:
             seed = trajectory_seed(config.seed, request.id)
             try:
-                trajectory = agent.run(request, seed=seed)
+                trajectory = agent_for(seed).run(request, seed=seed)
                 status = trajectory.status
             except LLMError as exc:
                 trajectory = Trajectory(
@@ -155,6 +167,7 @@ def run_trajectories(
             "max_steps": config.max_steps,
             "tools": sorted(tools),
             "direct_answer": config.direct_answer,
+            "temperature": config.temperature,
         },
     )
     db.forget_failed(config.run_id)  # backend failures are retried
