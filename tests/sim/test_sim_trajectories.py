@@ -172,6 +172,23 @@ def test_direct_answer_simple_answers_with_the_planners_task(sim_db, scripted_ba
     assert not any("What to answer" in call.prompt for call in scripted_backend.calls)
 
 
+def test_failure_rates_inject_seeded_failures_into_the_twins(sim_db, scripted_backend):
+    result = run(sim_db, "--failure-rate", "lookup_fact=1")
+    assert result.exit_code == 0, result.output
+    twin_prompts = [c.prompt for c in scripted_backend.calls if "simulate the tool" in c.prompt]
+    assert twin_prompts and all("This time the tool fails" in p for p in twin_prompts)
+    scripted_backend.calls.clear()
+    run(sim_db, "--failure-rate", "lookup_fact=0", "--run", "r0")
+    twin_prompts = [c.prompt for c in scripted_backend.calls if "simulate the tool" in c.prompt]
+    assert twin_prompts and not any("This time the tool fails" in p for p in twin_prompts)
+    for bad, message in [
+        ("lookup_fact=2", "expected TOOL=P"),
+        ("no_such_tool=0.5", "failure rates for tools not installed: no_such_tool"),
+    ]:
+        result = run(sim_db, "--failure-rate", bad, "--run", "bad")
+        assert result.exit_code != 0 and message in result.output, result.output
+
+
 def test_prices_give_the_cost_of_calls_not_replayed(sim_db, scripted_backend):
     result = run(sim_db, "--price", "scripted:test=1000,2000")
     replay = run(sim_db, "--price", "scripted:test=1000,2000", "--run", "r2")

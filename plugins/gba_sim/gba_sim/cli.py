@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from gba_core.errors import ConfigError
 
 from .cli_results import compare, eval_, package, rate
-from .options import db_option, executor_options, run_progress
+from .options import db_option, executor_options, failure_rate_option, run_progress
 
 if TYPE_CHECKING:
     from .executor import ExecutorConfig
@@ -136,6 +136,7 @@ def import_(folder: Path, db_path: Path, run_id: str | None) -> None:
     show_default=True,
     help="Planner sampling temperature; above 0 each trajectory samples with its own seed.",
 )
+@failure_rate_option
 @executor_options
 def trajectories(
     db_path: Path,
@@ -151,6 +152,7 @@ def trajectories(
     allow_unpaired: bool,
     direct_answer: str,
     temperature: float,
+    failure_rates: dict[str, Any],
     executor: ExecutorConfig,
     prices: Prices,
 ) -> None:
@@ -183,6 +185,7 @@ def trajectories(
         allow_unpaired=allow_unpaired,
         direct_answer=direct_answer,
         temperature=temperature,
+        failure_rates=failure_rates,
     )
     db = RunsDB(db_path)
     requests = db.requests(split=split)[:limit] if limit else db.requests(split=split)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from gba_core.errors import ConfigError
 
-from .options import db_option, executor_options, run_progress
+from .options import db_option, executor_options, failure_rate_option, run_progress
 
 if TYPE_CHECKING:
     from .executor import ExecutorConfig
@@ -224,6 +224,7 @@ def package(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a PNG bar chart with error bars here.",
 )
+@failure_rate_option
 @executor_options
 def eval_(
     db_path: Path,
@@ -236,6 +237,7 @@ def eval_(
     limit: int | None,
     max_steps: int,
     temperature: float,
+    failure_rates: dict[str, Any],
     seed: int,
     name: str | None,
     json_path: Path | None,
@@ -281,6 +283,7 @@ def eval_(
                 max_steps=max_steps,
                 seed=seed + repeat,
                 temperature=temperature,
+                failure_rates=failure_rates,
             )
             todo = len(requests) - len(db.done_request_ids(run_id) & {r.id for r in requests})
             label = f"run {repeat + 1}/{repeats}"

@@ -23,6 +23,41 @@ db_option = click.option(
 )
 
 
+failure_rate_option = click.option(
+    "--failure-rate",
+    "failure_rates",
+    multiple=True,
+    metavar="TOOL[.OUTCOME]=P",
+    callback=lambda ctx, param, value: parse_failure_rates(value),
+    help="Probability that a twin fails (TOOL=P), or gives one of its own outcomes"
+    " (e.g. search_wikipedia.no_answer=P); drawn per call from the trajectory's seed."
+    " Repeatable; the twins' own rates otherwise.",
+)
+
+
+def parse_failure_rates(values: tuple[str, ...]) -> dict[str, Any]:
+    """``TOOL=P`` and ``TOOL.OUTCOME=P`` strings as the agent's ``failure_rates`` option."""
+    rates: dict[str, Any] = {}
+    for text in values:
+        key, _, value = text.partition("=")
+        tool, _, outcome = key.strip().partition(".")
+        try:
+            rate = float(value)
+        except ValueError:
+            rate = -1.0
+        if not tool or not 0.0 <= rate <= 1.0:
+            raise click.BadParameter(f"{text!r}: expected TOOL=P or TOOL.OUTCOME=P, 0 <= P <= 1")
+        if outcome:
+            if not isinstance(rates.get(tool, {}), dict):
+                raise click.BadParameter(f"{tool}: a rate and outcome rates at once")
+            rates.setdefault(tool, {})[outcome] = rate
+        else:
+            if isinstance(rates.get(tool), dict):
+                raise click.BadParameter(f"{tool}: a rate and outcome rates at once")
+            rates[tool] = rate
+    return rates
+
+
 def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--workers, --executor, --ray-address, --ray-task-cpus and --price; the command
     receives them as one ``executor`` (ExecutorConfig) and ``prices`` argument."""

@@ -151,6 +151,11 @@ def run_trajectories(
 
     executor = executor or ExecutorConfig()
     tools = _toolset(config)
+    if unknown := sorted(set(config.failure_rates) - set(tools)):
+        raise ConfigError(
+            f"failure rates for tools not installed: {', '.join(unknown)};"
+            f" the tools are {', '.join(sorted(tools))}"
+        )
     # The backends' own specs, not what the user typed: that may carry an api_key
     # option. Making a backend does not load its model.
     models = {
@@ -168,6 +173,7 @@ def run_trajectories(
             "tools": sorted(tools),
             "direct_answer": config.direct_answer,
             "temperature": config.temperature,
+            "failure_rates": config.failure_rates,
         },
     )
     db.forget_failed(config.run_id)  # backend failures are retried
