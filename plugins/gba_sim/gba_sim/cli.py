@@ -11,7 +11,7 @@ import click
 from gba_core.errors import ConfigError
 
 from .cli_results import compare, eval_, package, rate
-from .options import db_option, executor_options, failure_rate_option, run_progress
+from .options import db_option, executor_options, failure_rate_option, trajectories_shown
 
 if TYPE_CHECKING:
     from .executor import ExecutorConfig
@@ -165,7 +165,7 @@ def trajectories(
     from gba_core.planners import planner_factory
 
     from .db import RunsDB
-    from .trajectories import RunConfig, run_trajectories
+    from .trajectories import RunConfig
 
     planner_factory(planner)  # a typo fails before any model loads
     choices = {
@@ -193,25 +193,11 @@ def trajectories(
         raise ConfigError(
             f"no requests in {db_path}; add some with `gba sim requests` or `gba sim import`"
         )
-    todo = len(requests) - len(db.done_request_ids(config.run_id) & {r.id for r in requests})
+    already = len(db.done_request_ids(config.run_id) & {r.id for r in requests})
     console = Console(highlight=False)
-    counts: dict[str, int] = {}
-    with run_progress(console, config.run_id, todo) as progress:
-        try:
-            run_trajectories(
-                db,
-                requests,
-                config,
-                executor=executor,
-                prices=prices,
-                on_done=lambda _, status, usage: progress.advance(status, usage),
-            )
-        except KeyboardInterrupt:
-            console.print("interrupted: finished trajectories are saved; run again to resume")
-            raise SystemExit(130) from None
-        counts = progress.counts
+    counts = trajectories_shown(console, config.run_id, db, requests, config, executor, prices)
     made = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing new"
-    console.print(f"{config.run_id}: {made} ({len(requests) - todo} were already done)")
+    console.print(f"{config.run_id}: {made} ({already} were already done)")
 
 
 @sim.command()

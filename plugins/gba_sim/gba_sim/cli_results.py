@@ -10,7 +10,13 @@ import click
 
 from gba_core.errors import ConfigError
 
-from .options import db_option, executor_options, failure_rate_option, run_progress
+from .options import (
+    db_option,
+    executor_options,
+    failure_rate_option,
+    ratings_shown,
+    trajectories_shown,
+)
 
 if TYPE_CHECKING:
     from .executor import ExecutorConfig
@@ -45,7 +51,7 @@ def rate(
     from gba_core.config import llm_spec_for
 
     from .db import RunsDB
-    from .rate import evaluator_factory, rate_run
+    from .rate import evaluator_factory
     from .rate import judge_name as name_of
 
     evaluator_factory(judge_name)  # a typo fails before any model loads
@@ -53,16 +59,9 @@ def rate(
     spec = llm_spec_for("judge", {"judge": judge_llm})[0]
     name = name_of(judge_name, spec)
     console = Console(highlight=False)
-    with run_progress(console, f"rate {run_id}", len(db.unrated(run_id, name))) as progress:
-        counts = rate_run(
-            db,
-            run_id,
-            spec,
-            evaluator=judge_name,
-            executor=executor,
-            prices=prices,
-            on_done=lambda _, outcome, usage: progress.advance(outcome, usage),
-        )
+    counts = ratings_shown(
+        console, f"rate {run_id}", db, run_id, spec, name, executor, prices, judge_name
+    )
     click.echo(
         f"{run_id}: rated {counts['rated']} trajectories with {name}"
         + (f", {counts['failed']} failed (rated next time)" if counts["failed"] else "")
@@ -257,8 +256,8 @@ def eval_(
     from .db import RunsDB
     from .executor import session
     from .metrics import METRICS, plot, run_metrics, summarize
-    from .rate import judge_name, rate_run
-    from .trajectories import RunConfig, run_trajectories
+    from .rate import judge_name
+    from .trajectories import RunConfig
 
     planner_factory(planner)
     planner_spec = llm_spec_for("planner", {"planner": planner_llm})[0]
@@ -285,28 +284,11 @@ def eval_(
                 temperature=temperature,
                 failure_rates=failure_rates,
             )
-            todo = len(requests) - len(db.done_request_ids(run_id) & {r.id for r in requests})
             label = f"run {repeat + 1}/{repeats}"
-            with run_progress(console, label, todo) as progress:
-                run_trajectories(
-                    db,
-                    requests,
-                    config,
-                    executor=executor,
-                    prices=prices,
-                    on_done=lambda _, status, usage: progress.advance(status, usage),
-                )
-            with run_progress(
-                console, f"{label} judged", len(db.unrated(run_id, judge))
-            ) as progress:
-                rate_run(
-                    db,
-                    run_id,
-                    judge_spec,
-                    executor=executor,
-                    prices=prices,
-                    on_done=lambda _, outcome, usage: progress.advance(outcome, usage),
-                )
+            trajectories_shown(console, label, db, requests, config, executor, prices)
+            ratings_shown(
+                console, f"{label} judged", db, run_id, judge_spec, judge, executor, prices
+            )
             per_run.append(run_metrics(db, run_id, judge))
     summary = summarize(per_run)
     table = Table("metric", f"{series} (mean ± s.e., {repeats} runs)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -168,3 +169,58 @@ def run_progress(console: Any, label: str, total: int) -> Iterator[RunProgress]:
     )
     with progress:
         yield RunProgress(progress, progress.add_task(label, total=total, counts="", usage=""))
+
+
+def trajectories_shown(
+    console: Any, label: str, db: Any, requests: list[Any], config: Any, executor: Any, prices: Any
+) -> Counter[str]:
+    """``run_trajectories`` behind a progress bar; counts by status. Ctrl-C ends the
+    command with a word on resuming (finished trajectories are already stored)."""
+    from .trajectories import run_trajectories
+
+    done = db.done_request_ids(config.run_id) & {r.id for r in requests}
+    with run_progress(console, label, len(requests) - len(done)) as progress:
+        try:
+            run_trajectories(
+                db,
+                requests,
+                config,
+                executor=executor,
+                prices=prices,
+                on_done=lambda _, status, usage: progress.advance(status, usage),
+            )
+        except KeyboardInterrupt:
+            console.print("interrupted: finished trajectories are saved; run again to resume")
+            raise SystemExit(130) from None
+    return Counter(progress.counts)
+
+
+def ratings_shown(
+    console: Any,
+    label: str,
+    db: Any,
+    run_id: str,
+    judge_spec: str,
+    judge: str,
+    executor: Any,
+    prices: Any,
+    evaluator: str = "judge",
+) -> Counter[str]:
+    """``rate_run`` behind a progress bar; counts by outcome (rated, invalid, failed)."""
+    from .rate import rate_run
+
+    with run_progress(console, label, len(db.unrated(run_id, judge))) as progress:
+        try:
+            rate_run(
+                db,
+                run_id,
+                judge_spec,
+                evaluator=evaluator,
+                executor=executor,
+                prices=prices,
+                on_done=lambda _, outcome, usage: progress.advance(outcome, usage),
+            )
+        except KeyboardInterrupt:
+            console.print("interrupted: finished ratings are saved; run again to resume")
+            raise SystemExit(130) from None
+    return Counter(progress.counts)
