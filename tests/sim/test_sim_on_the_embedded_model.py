@@ -83,3 +83,16 @@ def test_trajectories_rating_packaging_and_eval_on_the_embedded_model(tmp_path, 
     status = json.loads(invoke("sim", "status", "--db", str(db_path), "--json"))
     runs = {r["run"]: r for r in status["runs"]}
     assert runs["t"]["calls"] > 0 and runs["t"]["rated"] == 2
+    out = invoke("sim", "export", "--db", str(db_path), "--run", "t", "--out", "exported")
+    assert out.startswith("2 trajectories and 2 ratings")
+
+
+def test_requests_are_written_by_the_embedded_model(tmp_path):
+    db_path = tmp_path / "requests.sqlite"
+    args = ["--db", str(db_path), "--batches", "1", "--single-per-tool", "1"]
+    out = invoke("sim", "requests", *args)
+    requests = RunsDB(db_path).requests()
+    assert f"{len(requests)} new requests" in out and requests
+    assert all(r.text.strip() and r.split == "train" for r in requests)
+    # Seeded and cached: the same command adds nothing the second time.
+    assert invoke("sim", "requests", *args).startswith("0 new requests")
