@@ -26,6 +26,19 @@ def test_a_new_database_is_migrated_and_reopening_changes_nothing(tmp_path):
     assert again.version == len(MIGRATIONS) and [r.id for r in again.requests()] == ["r1"]
 
 
+def test_a_database_of_the_first_schema_is_migrated_in_place(tmp_path):
+    path = tmp_path / "old.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript(f"BEGIN; {MIGRATIONS[0]} PRAGMA user_version = 1; COMMIT;")
+    con.execute("INSERT INTO requests (id, text) VALUES ('old', 'kept?')")
+    con.commit()
+    con.close()
+    db = RunsDB(path)
+    assert db.version == len(MIGRATIONS) > 1
+    assert [r.text for r in db.requests()] == ["kept?"]
+    assert db.db.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == 0
+
+
 def test_newer_or_broken_databases_are_clear_errors(tmp_path):
     newer = tmp_path / "newer.sqlite"
     con = sqlite3.connect(newer)

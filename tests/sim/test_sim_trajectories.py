@@ -198,6 +198,15 @@ def test_prices_give_the_cost_of_calls_not_replayed(sim_db, scripted_backend):
     assert f"${first['cost']:.4f}" in result.output  # the progress bar's running cost
     assert second["calls"] == second["cached_calls"] and second["cost"] == 0
     assert "0 tok $0.0000" in replay.output
+    # Every call is kept with the trajectory it was made for.
+    db = RunsDB(sim_db)
+    calls = db.db.execute(
+        "SELECT trajectory_id, role, cached, cost FROM calls WHERE run_id = 'r1'"
+    ).fetchall()
+    assert len(calls) == first["calls"]
+    assert {c[0] for c in calls} == {"r1:q0", "r1:q1", "r1:q2"}
+    assert {c[1] for c in calls} == {"planner", "simulator"}
+    assert sum(c[3] for c in calls) == pytest.approx(first["cost"])
     bad = run(sim_db, "--price", "scripted:test=cheap")
     assert bad.exit_code == 2 and "expected a prompt and a completion price" in bad.output
 

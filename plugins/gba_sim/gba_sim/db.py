@@ -1,5 +1,5 @@
 """The runs database: one SQLite file (WAL) holding requests, runs, trajectories and
-their steps, ratings, the LLM call cache and token usage.
+their steps, ratings, the LLM call cache, and every call's tokens and cost.
 
 The schema grows by numbered migrations, recorded in ``PRAGMA user_version``: a database
 made by an older gba-sim is brought up to date when opened, never rebuilt. Documented in
@@ -89,6 +89,23 @@ MIGRATIONS: list[str] = [
     """
     + LLM_CACHE_SQL
     + ";",
+    # 2: every LLM call with its tokens and cost, and the trajectory it was made for
+    """
+    CREATE TABLE calls (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        trajectory_id TEXT,                 -- made for (a judge's: the rated trajectory)
+        role TEXT NOT NULL,                 -- planner, simulator, judge
+        spec TEXT NOT NULL,
+        cached INTEGER NOT NULL,            -- replayed from llm_cache: no tokens, no cost
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        seconds REAL NOT NULL,
+        cost REAL NOT NULL,                 -- USD, from the prices given
+        created_at TEXT NOT NULL DEFAULT (datetime('now'))
+    );
+    CREATE INDEX calls_run ON calls (run_id, trajectory_id);
+    """,
 ]
 
 
@@ -255,29 +272,49 @@ class RunsDB:
             db.executemany("DELETE FROM trajectories WHERE id = ?", [(i,) for i in ids])
         return len(ids)
 
-    def add_usage(self, run_id: str, totals: dict[tuple[str, str], dict[str, float]]) -> None:
+    def add_usage(self, run_id: str, calls: list[dict[str, Any]]) -> None:
+        """Store LLM calls in ``calls`` and add them to the run's totals in ``usage``."""
+        if not calls:
+            return
         with self.transaction() as db:
-            for (role, spec), row in totals.items():
+            db.executemany(
+                "INSERT INTO calls (run_id, trajectory_id, role, spec, cached, prompt_tokens,"
+                " completion_tokens, seconds, cost) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        c["trajectory_id"],
+                        c["role"],
+                        c["spec"],
+                        int(c["cached"]),
+                        c["prompt_tokens"],
+                        c["completion_tokens"],
+                        c["seconds"],
+                        c["cost"],
+                    )
+                    for c in calls
+                ],
+            )
+            for c in calls:
                 db.execute(
                     "INSERT INTO usage (run_id, role, spec) VALUES (?, ?, ?)"
                     " ON CONFLICT DO NOTHING",
-                    (run_id, role, spec),
+                    (run_id, c["role"], c["spec"]),
                 )
                 db.execute(
-                    "UPDATE usage SET calls = calls + ?, cached_calls = cached_calls + ?,"
+                    "UPDATE usage SET calls = calls + 1, cached_calls = cached_calls + ?,"
                     " prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?,"
                     " seconds = seconds + ?, cost = cost + ? WHERE run_id = ? AND role = ?"
                     " AND spec = ?",
                     (
-                        int(row["calls"]),
-                        int(row["cached_calls"]),
-                        int(row["prompt_tokens"]),
-                        int(row["completion_tokens"]),
-                        row["seconds"],
-                        row["cost"],
+                        int(c["cached"]),
+                        c["prompt_tokens"],
+                        c["completion_tokens"],
+                        c["seconds"],
+                        c["cost"],
                         run_id,
-                        role,
-                        spec,
+                        c["role"],
+                        c["spec"],
                     ),
                 )
 

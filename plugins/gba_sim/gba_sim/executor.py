@@ -38,7 +38,7 @@ class Job(Protocol):
 class Done:
     item: Any
     result: Any
-    usage: dict[tuple[str, str], dict[str, float]]
+    usage: list[dict[str, Any]]  # the LLM calls made since the last item finished
 
 
 @dataclass

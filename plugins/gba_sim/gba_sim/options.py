@@ -132,11 +132,11 @@ class RunProgress:
         self.tokens = 0
         self.cost = 0.0
 
-    def advance(self, outcome: str, usage: dict[Any, dict[str, float]] | None = None) -> None:
+    def advance(self, outcome: str, calls: list[dict[str, Any]] | None = None) -> None:
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
-        for row in (usage or {}).values():
-            self.tokens += int(row["prompt_tokens"] + row["completion_tokens"])
-            self.cost += row["cost"]
+        for call in calls or []:
+            self.tokens += call["prompt_tokens"] + call["completion_tokens"]
+            self.cost += call["cost"]
         shown = " ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
         self.progress.update(
             self.task,

@@ -12,7 +12,7 @@ from gba_core.schema import Rating, Trajectory
 
 from .db import RunsDB
 from .executor import ExecutorConfig, run_job
-from .usage import Meter, MeteredLLM, Prices, priced
+from .usage import CURRENT_TRAJECTORY, Meter, MeteredLLM, Prices, priced
 
 
 def evaluator_factory(name: str) -> Callable[..., Any]:
@@ -54,12 +54,15 @@ class RateJob:
         )
 
         def work(trajectory: Trajectory) -> Rating | str | None:
+            token = CURRENT_TRAJECTORY.set(trajectory.id)
             try:
                 return judge.rate(trajectory)
             except InvalidOutputError as exc:
                 return str(exc)
             except LLMError:
                 return None
+            finally:
+                CURRENT_TRAJECTORY.reset(token)
 
         return work
 

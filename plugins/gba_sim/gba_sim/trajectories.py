@@ -23,7 +23,7 @@ from gba_core.schema import Request, Trajectory
 
 from .db import RunsDB
 from .executor import ExecutorConfig, run_job
-from .usage import Meter, MeteredLLM, Prices, priced
+from .usage import CURRENT_TRAJECTORY, Meter, MeteredLLM, Prices, priced
 
 
 @dataclass
@@ -110,6 +110,8 @@ class TrajectoryJob:
 
         def work(request: Request) -> tuple[Trajectory, str]:
             seed = trajectory_seed(config.seed, request.id)
+            trajectory_id = f"{config.run_id}:{request.id}"
+            token = CURRENT_TRAJECTORY.set(trajectory_id)
             try:
                 trajectory = agent_for(seed).run(request, seed=seed)
                 status = trajectory.status
@@ -123,7 +125,9 @@ class TrajectoryJob:
                     error=f"LLM backend failed: {exc}",
                 )
                 status = "failed"
-            trajectory.id = f"{config.run_id}:{request.id}"
+            finally:
+                CURRENT_TRAJECTORY.reset(token)
+            trajectory.id = trajectory_id
             return trajectory, status
 
         return work

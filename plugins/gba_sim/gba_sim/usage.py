@@ -1,5 +1,5 @@
-"""Token usage and cost per role, counted as calls happen and written to the runs
-database with each finished trajectory.
+"""Token usage and cost of every LLM call, recorded as calls happen and written to the
+runs database (``calls``, and the per-role totals in ``usage``) with each finished item.
 
 Prices are USD per million tokens, (prompt, completion), per backend spec: from
 ``[sim.prices]`` in gba.toml and ``--price SPEC=IN,OUT``. A spec is matched whole, then
@@ -10,44 +10,46 @@ without its options, then by model name, so ``"gpt-4o-mini" = [0.15, 0.6]`` pric
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 from collections.abc import Iterable
+from contextvars import ContextVar
 from typing import Any
 
 from gba_core.errors import ConfigError
 from gba_core.llm.base import LLM, Completion, Message, SchemaLike
 
+# The trajectory the calls in this thread (or Ray task) are made for.
+CURRENT_TRAJECTORY: ContextVar[str | None] = ContextVar("gba_sim_trajectory", default=None)
+
+Call = dict[str, Any]  # one LLM call: trajectory_id, role, spec, cached, tokens, seconds, cost
+
 
 class Meter:
-    """Totals per (role, spec): calls, cached calls, tokens, seconds, cost."""
-
-    FIELDS = ("calls", "cached_calls", "prompt_tokens", "completion_tokens", "seconds", "cost")
+    """Every LLM call made through MeteredLLMs, with the trajectory it was made for."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.totals: dict[tuple[str, str], dict[str, float]] = defaultdict(
-            lambda: dict.fromkeys(self.FIELDS, 0.0)
-        )
+        self.calls: list[Call] = []
 
     def record(self, role: str, spec: str, completion: Completion) -> None:
+        replay = completion.cached  # a replay costs nothing
+        call = {
+            "trajectory_id": CURRENT_TRAJECTORY.get(),
+            "role": role,
+            "spec": spec,
+            "cached": bool(replay),
+            "prompt_tokens": 0 if replay else completion.prompt_tokens,
+            "completion_tokens": 0 if replay else completion.completion_tokens,
+            "seconds": 0.0 if replay else completion.seconds,
+            "cost": 0.0,
+        }
         with self._lock:
-            row = self.totals[(role, spec)]
-            row["calls"] += 1
-            if completion.cached:
-                row["cached_calls"] += 1
-                return  # a replay costs nothing
-            row["prompt_tokens"] += completion.prompt_tokens
-            row["completion_tokens"] += completion.completion_tokens
-            row["seconds"] += completion.seconds
+            self.calls.append(call)
 
-    def take(self) -> dict[tuple[str, str], dict[str, float]]:
-        """The totals since the last take (and reset them)."""
+    def take(self) -> list[Call]:
+        """The calls since the last take."""
         with self._lock:
-            totals, self.totals = (
-                dict(self.totals),
-                defaultdict(lambda: dict.fromkeys(self.FIELDS, 0.0)),
-            )
-        return totals
+            calls, self.calls = self.calls, []
+        return calls
 
 
 Prices = dict[str, tuple[float, float]]
@@ -87,12 +89,14 @@ def price_of(spec: str, prices: Prices) -> tuple[float, float]:
     return (0.0, 0.0)
 
 
-def priced(totals: dict[tuple[str, str], dict[str, float]], prices: Prices) -> Any:
-    """``totals`` with the cost of the tokens not replayed from the cache."""
-    for (_, spec), row in totals.items():
-        price_in, price_out = price_of(spec, prices)
-        row["cost"] = (row["prompt_tokens"] * price_in + row["completion_tokens"] * price_out) / 1e6
-    return totals
+def priced(calls: list[Call], prices: Prices) -> list[Call]:
+    """``calls`` with the cost of their tokens (replayed calls have none)."""
+    for call in calls:
+        price_in, price_out = price_of(call["spec"], prices)
+        call["cost"] = (
+            call["prompt_tokens"] * price_in + call["completion_tokens"] * price_out
+        ) / 1e6
+    return calls
 
 
 class MeteredLLM:
