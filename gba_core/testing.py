@@ -167,10 +167,11 @@ class LoopbackOpenAI:
     """An OpenAI-compatible chat server on 127.0.0.1 in a thread, for tests and
     benchmarks of code that talks to remote models.
 
-    ``reply(body)`` gets each request's JSON body and returns the answer's text, or a
-    ``(status, payload)`` pair for errors; ``delay`` seconds pass before each answer,
-    like a remote model's latency. ``bodies`` keeps every request. Use it as a context
-    manager; ``spec(model)`` is the ``openai:`` LLM spec pointing at it.
+    ``reply(body)`` gets each request's JSON body and returns the answer's text, or
+    ``(status, payload)`` or ``(status, payload, headers)`` for errors; ``delay``
+    seconds pass before each answer, like a remote model's latency. ``bodies`` keeps
+    every request. Use it as a context manager; ``spec(model)`` is the ``openai:`` LLM
+    spec pointing at it.
     """
 
     def __init__(self, reply: Callable[[dict[str, Any]], Any], *, delay: float = 0.0) -> None:
@@ -192,12 +193,14 @@ class LoopbackOpenAI:
                 if server.delay:
                     time.sleep(server.delay)
                 answer = server.reply(body)
-                status, payload = (
-                    answer if isinstance(answer, tuple) else (200, chat_completion(answer))
-                )
+                if not isinstance(answer, tuple):
+                    answer = (200, chat_completion(answer))
+                status, payload, headers = (*answer, {})[:3]
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()

@@ -120,6 +120,7 @@ class OpenAICompatLLM:
         start = time.perf_counter()
         attempt = 0
         while attempt <= self.retries:
+            wait_at_least = 0.0
             if json_schema is not None:
                 kwargs["response_format"] = self._response_format(json_schema)
             try:
@@ -133,6 +134,7 @@ class OpenAICompatLLM:
                 if exc.status_code < 500 and exc.status_code != 429:
                     raise LLMError(f"{self.spec}: HTTP {exc.status_code}: {exc.message}") from exc
                 last_error = exc
+                wait_at_least = _retry_after(exc)
             except openai.APITimeoutError as exc:
                 last_error = exc
             else:
@@ -156,9 +158,20 @@ class OpenAICompatLLM:
                     last_error = exc
             attempt += 1
             if attempt <= self.retries:
-                time.sleep(min(self.backoff * 2.0 ** (attempt - 1), 20.0))
+                backoff = min(self.backoff * 2.0 ** (attempt - 1), 20.0)
+                time.sleep(max(backoff, wait_at_least))
         if isinstance(last_error, InvalidOutputError):
             raise last_error
         raise LLMError(
             f"{self.spec}: no valid answer after {self.retries + 1} attempts: {last_error}"
         )
+
+
+def _retry_after(exc: Any) -> float:
+    """Seconds a 429 or 5xx answer asks the client to wait (``Retry-After`` in seconds),
+    capped at a minute; 0 when it says nothing."""
+    try:
+        value = float(exc.response.headers.get("retry-after", 0))
+    except (AttributeError, TypeError, ValueError):
+        return 0.0
+    return min(max(value, 0.0), 60.0)

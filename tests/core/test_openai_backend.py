@@ -2,14 +2,16 @@
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from pydantic import BaseModel
 
 from gba_core.errors import InvalidOutputError, LLMError
+from gba_core.llm import get_llm
 from gba_core.llm.openai_compat import OpenAICompatLLM
-from gba_core.testing import chat_completion
+from gba_core.testing import LoopbackOpenAI, chat_completion
 
 
 class City(BaseModel):
@@ -110,3 +112,13 @@ def test_client_errors_are_not_retried(server):
     with pytest.raises(LLMError, match="HTTP 401"):
         llm(server).complete([{"role": "user", "content": "?"}])
     assert len(server["requests"]) == 1
+
+
+def test_a_429_waits_as_long_as_retry_after_asks():
+    answers = iter([(429, {"error": {"message": "slow down"}}, {"Retry-After": "1"}), "ok"])
+    with LoopbackOpenAI(lambda body: next(answers)) as server:
+        llm = get_llm(server.spec("m", retries=1, backoff=0))
+        start = time.perf_counter()
+        assert llm.complete([{"role": "user", "content": "hi"}]).content == "ok"
+        assert time.perf_counter() - start >= 1.0  # not the zero backoff
+        assert len(server.bodies) == 2

@@ -1,11 +1,12 @@
 """Where the work of a run happens: a thread pool in this process, or Ray tasks.
 
 A ``Job`` is a picklable description of the work (specs and options, never open
-models or connections); ``job.build(cache, meter)`` makes the function that does one
-item. Threads share one built function and write LLM calls to the database's cache as
-they happen. Ray tasks build it once per worker process against a read-only snapshot of
-the cache and hand new calls back with each result: the driver alone writes the
-database, so it works the same on a laptop and on a cluster without shared disk.
+models or connections); ``job.build(env)`` makes the function that does one item, with
+models from ``env.llm(spec, role)``: cached, metered and rate-limited. Threads share one
+built function and write LLM calls to the database's cache as they happen. Ray tasks
+build it once per worker process against a read-only snapshot of the cache and hand new
+calls back with each result: the driver alone writes the database, so it works the
+same on a laptop and on a cluster without shared disk.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Protocol
 
 from gba_core.errors import ConfigError
 
-from .usage import Meter
+from .usage import Meter, MeteredLLM, RateLimitedLLM, RateLimiter
 
 EXECUTORS = ("thread", "ray")
 
@@ -29,9 +30,29 @@ class Job(Protocol):
         """The LLM specs the job calls (they select the cache rows Ray workers get)."""
         ...
 
-    def build(self, cache: Any, meter: Meter) -> Callable[[Any], Any]:
-        """The function doing one item, its LLM calls answered through ``cache``."""
+    def build(self, env: WorkerEnv) -> Callable[[Any], Any]:
+        """The function doing one item, its models from ``env.llm``."""
         ...
+
+
+class WorkerEnv:
+    """What a job's models are wrapped in where it runs: the call cache, the meter, and
+    a limit on calls per minute per backend (calls answered from the cache are free)."""
+
+    def __init__(self, cache: Any, meter: Meter, calls_per_minute: float | None = None) -> None:
+        self.cache, self.meter, self.calls_per_minute = cache, meter, calls_per_minute
+        self._inner: dict[str, Any] = {}
+
+    def llm(self, spec: str, role: str) -> Any:
+        from gba_core.llm import get_llm
+        from gba_core.llm.cache import CachedLLM
+
+        if spec not in self._inner:  # one backend (one loaded model) per spec and process
+            inner = get_llm(spec)
+            if self.calls_per_minute:
+                inner = RateLimitedLLM(inner, RateLimiter(self.calls_per_minute))
+            self._inner[spec] = inner
+        return MeteredLLM(CachedLLM(self._inner[spec], self.cache), role, self.meter)
 
 
 @dataclass
@@ -47,6 +68,7 @@ class ExecutorConfig:
     workers: int = 1
     ray_address: str | None = None
     ray_task_cpus: float = 1.0
+    calls_per_minute: float | None = None  # per backend, over all workers
 
     def __post_init__(self) -> None:
         if self.kind not in EXECUTORS:
@@ -65,7 +87,7 @@ def run_job(job: Job, items: Iterable[Any], config: ExecutorConfig, db: Any) -> 
 
 def _run_threads(job: Job, items: Iterable[Any], config: ExecutorConfig, db: Any) -> Iterator[Done]:
     meter = Meter()
-    fn = job.build(db.call_cache(), meter)
+    fn = job.build(WorkerEnv(db.call_cache(), meter, config.calls_per_minute))
     workers = max(1, config.workers)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: dict[Future[Any], Any] = {}
@@ -113,7 +135,9 @@ class SnapshotCache:
         return new
 
 
-def _ray_do(token: str, job: Job, boxed_snapshot: list[Any], item: Any) -> tuple[Any, Any, Any]:
+def _ray_do(
+    token: str, job: Job, boxed_snapshot: list[Any], item: Any, calls_per_minute: float | None
+) -> tuple[Any, Any, Any]:
     import ray
 
     if token not in _BUILT:
@@ -122,7 +146,7 @@ def _ray_do(token: str, job: Job, boxed_snapshot: list[Any], item: Any) -> tuple
         cache = SnapshotCache(dict(ray.get(boxed_snapshot[0])))
         meter = Meter()
         _BUILT.clear()  # one job per process at a time: free the models of older runs
-        _BUILT[token] = (job.build(cache, meter), cache, meter)
+        _BUILT[token] = (job.build(WorkerEnv(cache, meter, calls_per_minute)), cache, meter)
     fn, cache, meter = _BUILT[token]
     # Ray runs one task at a time in a worker process, so the calls and usage since
     # the last task are this item's.
@@ -198,10 +222,13 @@ def _run_ray(job: Job, items: Iterable[Any], config: ExecutorConfig, db: Any) ->
         pending: dict[Any, Any] = {}
         queue = iter(items)
         workers = max(1, config.workers)
+        # Each worker process limits its own calls: no more processes than tasks in
+        # flight, so equal shares keep the total within the limit.
+        share = config.calls_per_minute / workers if config.calls_per_minute else None
         try:
             while True:
                 while len(pending) < workers and (item := next(queue, None)) is not None:
-                    pending[remote.remote(token, job_ref, [snapshot], item)] = item
+                    pending[remote.remote(token, job_ref, [snapshot], item, share)] = item
                 if not pending:
                     return
                 finished, _ = ray.wait(list(pending), num_returns=1)

@@ -60,7 +60,8 @@ def parse_failure_rates(values: tuple[str, ...]) -> dict[str, Any]:
 
 
 def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--workers, --executor, --ray-address, --ray-task-cpus and --price; the command
+    """--workers, --executor, --ray-address, --ray-task-cpus, --max-calls-per-minute and
+    --price; the command
     receives them as one ``executor`` (ExecutorConfig) and ``prices`` argument."""
     options = [
         click.option(
@@ -93,6 +94,14 @@ def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="CPUs Ray reserves per task: 1 for local models, less (e.g. 0.1) for API calls.",
         ),
         click.option(
+            "--max-calls-per-minute",
+            "calls_per_minute",
+            type=click.FloatRange(0, min_open=True),
+            default=None,
+            help="At most this many model calls a minute per backend, over all workers"
+            " (calls answered from the cache do not count). Backends also back off on 429.",
+        ),
+        click.option(
             "--price",
             "price_args",
             multiple=True,
@@ -108,13 +117,16 @@ def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
         executor_kind: str,
         ray_address: str | None,
         ray_task_cpus: float,
+        calls_per_minute: float | None,
         price_args: tuple[str, ...],
         **kwargs: Any,
     ) -> Any:
         from .executor import ExecutorConfig
         from .usage import load_prices
 
-        executor = ExecutorConfig(executor_kind, workers, ray_address, ray_task_cpus)
+        executor = ExecutorConfig(
+            executor_kind, workers, ray_address, ray_task_cpus, calls_per_minute
+        )
         return command(*args, executor=executor, prices=load_prices(price_args), **kwargs)
 
     functools.update_wrapper(wrapper, command)

@@ -11,8 +11,8 @@ from gba_core.errors import ConfigError, InvalidOutputError, LLMError
 from gba_core.schema import Rating, Trajectory
 
 from .db import RunsDB
-from .executor import ExecutorConfig, run_job
-from .usage import CURRENT_TRAJECTORY, Meter, MeteredLLM, Prices, priced
+from .executor import ExecutorConfig, WorkerEnv, run_job
+from .usage import CURRENT_TRAJECTORY, Prices, priced
 
 
 def evaluator_factory(name: str) -> Callable[..., Any]:
@@ -45,13 +45,8 @@ class RateJob:
     def specs(self) -> list[str]:
         return [self.backend_spec]
 
-    def build(self, cache: Any, meter: Meter) -> Callable[[Trajectory], Rating | str | None]:
-        from gba_core.llm import get_llm
-        from gba_core.llm.cache import CachedLLM
-
-        judge = make_judge(
-            self.evaluator, MeteredLLM(CachedLLM(get_llm(self.judge_spec), cache), "judge", meter)
-        )
+    def build(self, env: WorkerEnv) -> Callable[[Trajectory], Rating | str | None]:
+        judge = make_judge(self.evaluator, env.llm(self.judge_spec, "judge"))
 
         def work(trajectory: Trajectory) -> Rating | str | None:
             token = CURRENT_TRAJECTORY.set(trajectory.id)

@@ -22,8 +22,8 @@ from gba_core.errors import ConfigError, LLMError
 from gba_core.schema import Request, Trajectory
 
 from .db import RunsDB
-from .executor import ExecutorConfig, run_job
-from .usage import CURRENT_TRAJECTORY, Meter, MeteredLLM, Prices, priced
+from .executor import ExecutorConfig, WorkerEnv, run_job
+from .usage import CURRENT_TRAJECTORY, Prices, priced
 
 
 @dataclass
@@ -62,10 +62,8 @@ class TrajectoryJob:
     def specs(self) -> list[str]:
         return self.backend_specs
 
-    def build(self, cache: Any, meter: Meter) -> Callable[[Request], tuple[Trajectory, str]]:
+    def build(self, env: WorkerEnv) -> Callable[[Request], tuple[Trajectory, str]]:
         from gba_core.agent import Agent
-        from gba_core.llm import get_llm
-        from gba_core.llm.cache import CachedLLM
         from gba_core.planners import get_planner
 
         config = self.config
@@ -77,14 +75,8 @@ class TrajectoryJob:
                 f"this worker has the tools {sorted(tools)}, the run uses {self.tools}:"
                 " install the same gba plugins everywhere"
             )
-        planner_inner = get_llm(config.planner_spec)
-        simulator_inner = (
-            planner_inner
-            if config.simulator_spec == config.planner_spec
-            else get_llm(config.simulator_spec)
-        )
-        planner_llm = MeteredLLM(CachedLLM(planner_inner, cache), "planner", meter)
-        simulator_llm = MeteredLLM(CachedLLM(simulator_inner, cache), "simulator", meter)
+        planner_llm = env.llm(config.planner_spec, "planner")
+        simulator_llm = env.llm(config.simulator_spec, "simulator")
 
         def agent_for(seed: int) -> Agent:
             sampling = {"temperature": config.temperature, "seed": seed}

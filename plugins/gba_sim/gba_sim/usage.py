@@ -10,6 +10,7 @@ without its options, then by model name, so ``"gpt-4o-mini" = [0.15, 0.6]`` pric
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any
@@ -120,6 +121,48 @@ class MeteredLLM:
         )
         self.meter.record(self.role, self.spec, completion)
         return completion
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class RateLimiter:
+    """Spaces calls at least 60 / ``per_minute`` seconds apart, across threads."""
+
+    def __init__(self, per_minute: float) -> None:
+        self.interval = 60.0 / per_minute
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+class RateLimitedLLM:
+    """An LLM whose calls wait for ``limiter`` (put it under the cache: replays are free)."""
+
+    def __init__(self, inner: LLM, limiter: RateLimiter) -> None:
+        self.inner, self.limiter = inner, limiter
+        self.spec = inner.spec
+
+    def complete(
+        self,
+        messages: list[Message],
+        *,
+        schema: SchemaLike | None = None,
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+    ) -> Completion:
+        self.limiter.wait()
+        return self.inner.complete(
+            messages, schema=schema, temperature=temperature, max_tokens=max_tokens, seed=seed
+        )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
