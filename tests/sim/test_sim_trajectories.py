@@ -207,6 +207,10 @@ def test_prices_give_the_cost_of_calls_not_replayed(sim_db, scripted_backend):
     assert {c[0] for c in calls} == {"r1:q0", "r1:q1", "r1:q2"}
     assert {c[1] for c in calls} == {"planner", "simulator"}
     assert sum(c[3] for c in calls) == pytest.approx(first["cost"])
+    text = CliRunner().invoke(cli, ["sim", "status", "--db", str(sim_db)]).output
+    assert "r1  (trajectories, planner teacher)" in text
+    assert f"trajectories: completed 3; rated 0; {first['calls']} calls (0 from the cache)" in text
+    assert f"cost ${first['cost']:.4f}" in text
     bad = run(sim_db, "--price", "scripted:test=cheap")
     assert bad.exit_code == 2 and "expected a prompt and a completion price" in bad.output
 
@@ -443,6 +447,8 @@ def test_eval_reports_mean_and_standard_error_over_runs(sim_db, scripted_backend
     calls = len(scripted_backend.calls)
     CliRunner().invoke(cli, args, catch_exceptions=False)
     assert len(scripted_backend.calls) == calls  # runs already done are reused
+    runs = RunsDB(sim_db).status()["runs"]
+    assert [r["kind"] for r in runs if r["run"].startswith("eval:")] == ["eval", "eval"]
 
 
 def test_metrics_count_bad_tasks_and_standard_errors():

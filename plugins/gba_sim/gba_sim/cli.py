@@ -38,30 +38,19 @@ def status(db_path: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(highlight=False)
-    console.print(
+    click.echo(
         f"{info['path']}: {info['requests']} requests, {info['trajectories']} trajectories, "
         f"{info['ratings']} ratings, {info['cached_llm_calls']} cached LLM calls"
     )
-    table = Table(
-        "run", "kind", "planner", "trajectories", "rated", "calls (cached)", "tokens in/out", "cost"
-    )
+    # Two lines a run, not a table: run ids are long, and they are what other commands take.
     for run in info["runs"]:
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(run["trajectories"].items())) or "0"
-        table.add_row(
-            run["run"],
-            run["kind"],
-            run["planner"],
-            counts,
-            str(run["rated"]),
-            f"{run['calls']} ({run['cached_calls']})",
-            f"{run['prompt_tokens']}/{run['completion_tokens']}",
-            f"{run['cost']:.4f}",
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(run["trajectories"].items())) or "none"
+        click.echo(f"\n{run['run']}  ({run['kind']}, planner {run['planner']})")
+        click.echo(
+            f"  trajectories: {counts}; rated {run['rated']}; {run['calls']} calls"
+            f" ({run['cached_calls']} from the cache); tokens {run['prompt_tokens']:,} in,"
+            f" {run['completion_tokens']:,} out; cost ${run['cost']:.4f}"
         )
-    console.print(table)
 
 
 @sim.command("import")

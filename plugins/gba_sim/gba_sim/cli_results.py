@@ -283,6 +283,7 @@ def eval_(
                 seed=seed + repeat,
                 temperature=temperature,
                 failure_rates=failure_rates,
+                kind="eval",
             )
             label = f"run {repeat + 1}/{repeats}"
             trajectories_shown(console, label, db, requests, config, executor, prices)

@@ -42,6 +42,7 @@ class RunConfig:
     # The planner's sampling temperature. Above 0 each trajectory samples with its own
     # seed: repeated runs differ, and each one replays from the cache.
     temperature: float = 0.0
+    kind: str = "trajectories"  # or "eval": runs made by gba sim eval
 
 
 def trajectory_seed(seed: int, request_id: str) -> int:
@@ -160,7 +161,7 @@ def run_trajectories(
     }
     db.ensure_run(
         config.run_id,
-        kind="trajectories",
+        kind=config.kind,
         planner=config.planner,
         models=models,
         seed=config.seed,
