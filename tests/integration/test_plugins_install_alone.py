@@ -44,3 +44,35 @@ def test_a_plugin_installs_beside_gba_core_and_shows_its_pairs(tmp_path, entry_p
     plugins = subprocess.run([gba, "plugins", "--json"], capture_output=True, text=True, check=True)
     found = next(p for p in json.loads(plugins.stdout) if p["name"] == entry_point)
     assert found["distribution"] == distribution and found["error"] is None
+
+
+def test_gba_sim_alone_beside_gba_core_simulates_just_final_answer(tmp_path):
+    from gba_core.testing import LoopbackOpenAI, play_agent_roles
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
+    install = subprocess.run(
+        [*pip, "install", str(ROOT), str(ROOT / "plugins" / "gba_sim")],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+    python = str(venv / "bin" / "python")
+    db = tmp_path / "runs.sqlite"
+    subprocess.run(
+        [python, "-c", "from gba_sim.db import RunsDB; from gba_core.schema import Request;"
+         f" RunsDB({str(db)!r}).add_requests([Request(id='q', text='Hello?')])"],
+        check=True,
+    )  # fmt: skip
+    with LoopbackOpenAI(play_agent_roles) as server:
+        run = subprocess.run(
+            [str(venv / "bin" / "gba"), "sim", "trajectories", "--db", str(db),
+             "--llm", server.spec(), "--run", "r"],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stdout + run.stderr
+        plan_schema = server.bodies[0]["response_format"]["json_schema"]["schema"]
+    assert plan_schema["properties"]["selected_tool"]["enum"] == ["final_answer"]
+    assert "r: 1 completed" in run.stdout
