@@ -252,7 +252,8 @@ def play_agent_roles(body: dict[str, Any]) -> str:
         return f"RESULT-{digest}: done."
     properties = schema.get("properties", {})
     if "selected_tool" in properties:
-        tools = properties["selected_tool"].get("enum", ["final_answer"])
+        choice = properties["selected_tool"]
+        tools = choice.get("enum") or [choice.get("const", "final_answer")]
         others = [t for t in tools if t != "final_answer"]
         tool = "final_answer" if "RESULT-" in text or not others else others[0]
         plan = {name: f"{name} {digest}" for name in properties}
