@@ -234,7 +234,14 @@ def _run_ray(job: Job, items: Iterable[Any], config: ExecutorConfig, db: Any) ->
                 finished, _ = ray.wait(list(pending), num_returns=1)
                 for ref in finished:
                     item = pending.pop(ref)
-                    result, usage, new_calls = ray.get(ref)
+                    try:
+                        result, usage, new_calls = ray.get(ref)
+                    except ray.exceptions.RayTaskError as exc:
+                        # The worker's own error (a ConfigError reads as one line in
+                        # the CLI), not Ray's wrapper around it.
+                        if isinstance(exc.cause, Exception):
+                            raise exc.cause from None
+                        raise
                     # Calls before the result: a crash in between only costs a replay.
                     cache.put_many(new_calls)
                     yield Done(item, result, usage)
