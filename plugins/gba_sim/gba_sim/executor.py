@@ -11,6 +11,7 @@ same on a laptop and on a cluster without shared disk.
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -23,6 +24,7 @@ from gba_core.errors import ConfigError
 from .usage import Meter, MeteredLLM, RateLimitedLLM, RateLimiter
 
 EXECUTORS = ("thread", "ray")
+_NO_RAY = "--executor ray needs Ray: pip install 'gba-sim[ray]' (or pip install ray)"
 
 
 class Job(Protocol):
@@ -73,6 +75,9 @@ class ExecutorConfig:
     def __post_init__(self) -> None:
         if self.kind not in EXECUTORS:
             raise ConfigError(f"unknown executor {self.kind!r}; choose from {EXECUTORS}")
+        if self.kind == "ray" and importlib.util.find_spec("ray") is None:
+            # Said before any work starts, not when the first job needs Ray.
+            raise ConfigError(_NO_RAY)
 
 
 def run_job(job: Job, items: Iterable[Any], config: ExecutorConfig, db: Any) -> Iterator[Done]:
@@ -159,9 +164,7 @@ def _connect_ray(address: str | None) -> bool:
     try:
         import ray
     except ImportError:
-        raise ConfigError(
-            "--executor ray needs Ray: pip install 'gba-sim[ray]' (or pip install ray)"
-        ) from None
+        raise ConfigError(_NO_RAY) from None
     if ray.is_initialized():
         return False
     if address and (problem := _unreachable(address)):

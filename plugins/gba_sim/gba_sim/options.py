@@ -149,7 +149,7 @@ class RunProgress:
         for call in calls or []:
             self.tokens += call["prompt_tokens"] + call["completion_tokens"]
             self.cost += call["cost"]
-        shown = " ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
+        shown = ", ".join(f"{v} {k}" for k, v in sorted(self.counts.items()))
         self.progress.update(
             self.task,
             advance=1,
