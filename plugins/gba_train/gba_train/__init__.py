@@ -1,4 +1,17 @@
 """gba-train: LoRA fine-tuning of a planner on packaged trajectories (``gba sim
-package``), export to GGUF for the ``llama-cpp:`` backend, and evaluation on held-out
-steps. Work in progress: the base-model preparation and the train/inference identity of
-prompts are here; the ``gba train`` commands follow."""
+package``); export to GGUF for the ``llama-cpp:`` backend and step evaluation follow.
+
+This module registers the ``gba train`` command group."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gba_core import hookimpl
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from .cli import train
+
+    cli.add_command(train)

@@ -1,0 +1,104 @@
+"""``gba train``: fine-tune a planner on a packaged dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def train() -> None:
+    """Fine-tuning: LoRA on the examples `gba sim package` writes, so a small model
+    becomes a planner that knows the installed tools without their descriptions."""
+
+
+@train.command()
+@click.option(
+    "--dataset",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder written by `gba sim package --out`.",
+)
+@click.option(
+    "--base",
+    default="gemma-3-270m",
+    show_default=True,
+    help="Base model: the embedded model's name, a GGUF file (converted once, cached),"
+    " a llama-cpp: spec, or a Hugging Face checkpoint folder.",
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--loss-on",
+    type=click.Choice(["completion", "full"]),
+    default="completion",
+    show_default=True,
+    help="Loss on the plan only, or on the whole text (prompt included).",
+)
+@click.option("--lora-r", type=click.IntRange(1), default=16, show_default=True)
+@click.option("--lora-alpha", type=click.IntRange(1), default=32, show_default=True)
+@click.option("--lora-dropout", type=click.FloatRange(0, 1), default=0.05, show_default=True)
+@click.option(
+    "--target-modules",
+    default="all-linear",
+    show_default=True,
+    help="Comma-separated module names (q_proj,v_proj,...) or all-linear.",
+)
+@click.option("--epochs", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True)
+@click.option(
+    "--max-steps",
+    type=int,
+    default=-1,
+    show_default=True,
+    help="Optimizer steps; overrides --epochs.",
+)
+@click.option(
+    "--learning-rate", type=click.FloatRange(0, min_open=True), default=2e-4, show_default=True
+)
+@click.option("--max-length", type=click.IntRange(16), default=1024, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--grad-accum", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue from the last checkpoint in OUT.")
+@click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads for torch.")
+@click.option(
+    "--gradient-checkpointing", is_flag=True, help="Recompute activations: less memory, slower."
+)
+@click.option("--save-steps", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--eval-steps", type=click.IntRange(1), default=50, show_default=True)
+def sft(
+    dataset: Path,
+    base: str,
+    out: Path,
+    loss_on: str,
+    target_modules: str,
+    **options: object,
+) -> None:
+    """Fine-tune BASE with a LoRA adapter on DATASET (trl's SFTTrainer). Writes
+    OUT/adapter, OUT/checkpoints, OUT/report.json (counts, losses) and OUT/loss.png."""
+    from .sft import SFTOptions
+    from .sft import train as run
+
+    report = run(
+        SFTOptions(
+            dataset=dataset,
+            out=out,
+            base=base,
+            completion_only=loss_on == "completion",
+            target_modules=[m.strip() for m in target_modules.split(",") if m.strip()],
+            **options,  # type: ignore[arg-type]
+        )
+    )
+    for split in ("train", "validation"):
+        if report["truncated"][split]:
+            click.echo(
+                f"warning: {report['truncated'][split]} {split} examples were longer than"
+                f" --max-length and cut ({report['dropped'][split]} dropped: nothing left"
+                " to learn)",
+                err=True,
+            )
+    eval_loss = f", validation loss {report['eval_loss'][-1]:.4f}" if report["eval_loss"] else ""
+    click.echo(
+        f"{report['steps']} optimizer steps, train loss {report['train_loss']:.4f}{eval_loss};"
+        f" adapter in {report['adapter']}"
+    )

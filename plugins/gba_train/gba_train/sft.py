@@ -1,0 +1,213 @@
+"""``gba train sft``: LoRA fine-tuning with trl's SFTTrainer, made fast on CPU.
+
+trl 1.16 computes its loss through a chunked LM head that, without a GPU kernel, scores
+every position against the whole vocabulary (262,144 tokens for Gemma 3) and adds
+full-vocabulary entropy and accuracy metrics in the same pass. With a vocabulary that
+size the LM head is most of a training step. The trainer here computes the same
+cross-entropy from the hidden states of the positions that carry a loss only: the
+prompt positions, most of each example, never reach the LM head. Nothing else about
+what is learned changes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gba_core.errors import ConfigError
+
+from .base import prepare_base
+from .data import IGNORE, Renderer, encode, read_split
+
+
+@dataclass
+class SFTOptions:
+    dataset: Path
+    out: Path
+    base: str = "gemma-3-270m"
+    completion_only: bool = True
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
+    epochs: float = 1.0
+    max_steps: int = -1  # overrides epochs when > 0
+    learning_rate: float = 2e-4
+    max_length: int = 1024
+    batch_size: int = 1
+    grad_accum: int = 2
+    seed: int = 0
+    resume: bool = False
+    threads: int | None = None
+    gradient_checkpointing: bool = False
+    save_steps: int = 50
+    eval_steps: int = 50
+
+
+def _causal_lm(model: Any) -> Any:
+    """The ...ForCausalLM module under a peft wrapper (LoRA layers are inside it)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def make_trainer_class() -> type:
+    import torch
+    import torch.nn.functional as F
+    from trl import SFTTrainer
+
+    class LossPositionsSFTTrainer(SFTTrainer):
+        """SFTTrainer whose loss projects only the positions that carry a label."""
+
+        def compute_loss(
+            self,
+            model: Any,
+            inputs: dict[str, Any],
+            return_outputs: bool = False,
+            num_items_in_batch: Any = None,
+        ) -> Any:
+            lm = _causal_lm(model)
+            out = lm.model(
+                input_ids=inputs["input_ids"],
+                attention_mask=inputs.get("attention_mask"),
+                position_ids=inputs.get("position_ids"),
+                use_cache=False,
+            )
+            hidden = out.last_hidden_state[:, :-1]
+            targets = inputs["labels"][:, 1:]
+            keep = targets != IGNORE
+            logits = lm.lm_head(hidden[keep])
+            if cap := getattr(lm.config, "final_logit_softcapping", None):
+                logits = torch.tanh(logits / cap) * cap
+            # The sum over the batch divided by the label tokens of the whole
+            # accumulated step: the mean transformers computes.
+            count = num_items_in_batch if num_items_in_batch is not None else keep.sum()
+            loss = F.cross_entropy(logits.float(), targets[keep], reduction="sum")
+            loss = loss / torch.as_tensor(count, device=loss.device).clamp(min=1)
+            return (loss, out) if return_outputs else loss
+
+    return LossPositionsSFTTrainer
+
+
+def train(options: SFTOptions) -> dict[str, Any]:
+    """Fine-tune; writes ``out/adapter`` (peft), ``out/checkpoints``, ``out/report.json``
+    and ``out/loss.png``; returns the report."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig
+
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    base = prepare_base(options.base)
+    tokenizer = AutoTokenizer.from_pretrained(base.path)
+    renderer = Renderer.for_tokenizer(tokenizer)
+    encode_options = {"max_length": options.max_length, "completion_only": options.completion_only}
+    train_set = encode(read_split(options.dataset, "train"), renderer, **encode_options)
+    if not train_set.examples:
+        raise ConfigError(f"{options.dataset}: no training examples left")
+    validation_path = Path(options.dataset) / "validation.prompt_completion.jsonl"
+    validation = (
+        encode(read_split(options.dataset, "validation"), renderer, **encode_options)
+        if validation_path.is_file()
+        else None
+    )
+    has_validation = validation is not None and bool(validation.examples)
+    model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
+    checkpoints = options.out / "checkpoints"
+    config = SFTConfig(
+        output_dir=str(checkpoints),
+        use_cpu=not torch.cuda.is_available(),
+        # trl's defaults are bf16 and activation checkpointing: slower on CPU, and
+        # recomputation is only worth it when memory is short.
+        bf16=False,
+        gradient_checkpointing=options.gradient_checkpointing,
+        learning_rate=options.learning_rate,
+        num_train_epochs=options.epochs,
+        max_steps=options.max_steps,
+        per_device_train_batch_size=options.batch_size,
+        per_device_eval_batch_size=options.batch_size,
+        gradient_accumulation_steps=options.grad_accum,
+        max_length=None,  # encode() has cut the examples already
+        seed=options.seed,
+        logging_steps=1,
+        save_steps=options.save_steps,
+        eval_strategy="steps" if has_validation else "no",
+        eval_steps=options.eval_steps,
+        report_to="none",
+        dataset_kwargs={"skip_prepare_dataset": True},
+        remove_unused_columns=False,
+    )
+    peft_config = LoraConfig(
+        r=options.lora_r,
+        lora_alpha=options.lora_alpha,
+        lora_dropout=options.lora_dropout,
+        target_modules=(
+            "all-linear" if options.target_modules == ["all-linear"] else options.target_modules
+        ),
+        task_type="CAUSAL_LM",
+    )
+    trainer = make_trainer_class()(
+        model=model,
+        args=config,
+        train_dataset=Dataset.from_list(train_set.examples),
+        eval_dataset=Dataset.from_list(validation.examples) if has_validation else None,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
+    resume = options.resume and any(checkpoints.glob("checkpoint-*"))
+    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    adapter = options.out / "adapter"
+    trainer.model.save_pretrained(adapter)
+    history = trainer.state.log_history
+    report = {
+        "base": str(base.path),
+        "base_gguf": str(base.gguf) if base.gguf else None,
+        "adapter": str(adapter),
+        "examples": {
+            "train": len(train_set.examples),
+            "validation": len(validation.examples) if validation else 0,
+        },
+        "truncated": {
+            "train": train_set.truncated,
+            "validation": validation.truncated if validation else 0,
+        },
+        "dropped": {
+            "train": train_set.dropped,
+            "validation": validation.dropped if validation else 0,
+        },
+        "steps": trainer.state.global_step,
+        "train_loss": result.training_loss,
+        "eval_loss": [h["eval_loss"] for h in history if "eval_loss" in h],
+        "loss_curve": [(h["step"], h["loss"]) for h in history if "loss" in h],
+        "seconds": result.metrics.get("train_runtime"),
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
+    }
+    if not all(math.isfinite(loss) for _, loss in report["loss_curve"]):
+        raise ConfigError("the loss diverged (not finite); lower --learning-rate")
+    (options.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    plot_losses(history, options.out / "loss.png")
+    return report
+
+
+def plot_losses(history: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 3.5))
+    train = [(h["step"], h["loss"]) for h in history if "loss" in h]
+    evals = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]
+    if train:
+        axes.plot(*zip(*train, strict=True), label="train")
+    if evals:
+        axes.plot(*zip(*evals, strict=True), marker="o", label="validation")
+    axes.set_xlabel("optimizer step")
+    axes.set_ylabel("loss")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,97 @@
+"""`gba train sft` on the embedded model: a few optimizer steps on a tiny packaged
+dataset, the adapter and report written, and a run resumed from its checkpoint."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from gba_core.cli import cli
+from gba_core.schema import Plan, Request, Step, Trajectory
+from gba_sim.package import examples_of
+
+pytestmark = pytest.mark.integration
+
+
+def write_dataset(folder):
+    folder.mkdir()
+    rows = []
+    for number, (question, tool) in enumerate(
+        [
+            ("Who directed the film Jaws?", "search_wikipedia"),
+            ("Email ana@example.com that lunch moves to 1 pm.", "send_email"),
+            ("What is 17 times 23?", "calculate_number"),
+        ]
+    ):
+        steps = [
+            Step(
+                index=0,
+                plan=Plan(
+                    context_information_summary="Nothing yet.",
+                    thoughts=f"Use {tool}.",
+                    task=f"Do it: {question}",
+                    selected_tool=tool,
+                ),
+                observation="Done.",
+            )
+        ]
+        trajectory = Trajectory(id=f"t{number}", request=Request(text=question), steps=steps)
+        rows += examples_of(trajectory, [tool, "final_answer"])
+    for split, part in (("train", rows[:2]), ("validation", rows[2:])):
+        with (folder / f"{split}.prompt_completion.jsonl").open("w") as handle:
+            for row in part:
+                handle.write(json.dumps(row) + "\n")
+
+
+def sft(dataset, out, *extra):
+    args = ["train", "sft", "--dataset", str(dataset), "--out", str(out), "--save-steps", "1",
+            "--eval-steps", "1", "--grad-accum", "1", "--threads", "2", *extra]  # fmt: skip
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_a_few_steps_write_an_adapter_a_report_and_resume(tmp_path):
+    dataset = tmp_path / "dataset"
+    write_dataset(dataset)
+    out = tmp_path / "run"
+    output = sft(dataset, out, "--max-steps", "2", "--max-length", "96")
+    report = json.loads((out / "report.json").read_text())
+    assert report["steps"] == 2 and report["examples"] == {"train": 2, "validation": 1}
+    assert len(report["loss_curve"]) == 2 and len(report["eval_loss"]) == 2
+    assert "2 optimizer steps" in output
+    config = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert config["r"] == 16 and config["lora_alpha"] == 32
+    assert (out / "adapter" / "adapter_model.safetensors").stat().st_size > 0
+    assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in (out / "checkpoints").glob("checkpoint-*")) == [
+        "checkpoint-1",
+        "checkpoint-2",
+    ]
+    resumed = sft(dataset, out, "--max-steps", "3", "--max-length", "96", "--resume")
+    report = json.loads((out / "report.json").read_text())
+    # Steps 1-2 came from the checkpoint: one more step was trained, not three.
+    assert report["steps"] == 3 and len(report["loss_curve"]) == 3
+    assert "3 optimizer steps" in resumed
+
+
+def test_the_loss_on_labelled_positions_equals_the_transformers_loss(tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from gba_train.base import prepare_base
+    from gba_train.data import Renderer, encode, read_split
+    from gba_train.sft import make_trainer_class
+
+    dataset = tmp_path / "dataset"
+    write_dataset(dataset)
+    base = prepare_base("gemma-3-270m")
+    renderer = Renderer.for_tokenizer(AutoTokenizer.from_pretrained(base.path))
+    (example, _) = encode(read_split(dataset, "train"), renderer).examples
+    model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
+    inputs = {key: torch.tensor([value]) for key, value in example.items()}
+    with torch.no_grad():
+        ours = make_trainer_class().compute_loss(None, model, dict(inputs))
+        reference = model(**inputs).loss
+    assert ours.item() == pytest.approx(reference.item(), rel=1e-5)
+    assert 0 < ours.item() < 20
