@@ -54,6 +54,22 @@ class LLM(Protocol):
     ) -> Completion: ...
 
 
+class LLMWrapper:
+    """An LLM around another one (metering, rate limiting, ...): the same protocol,
+    and the inner model's other attributes (``render``, ``tokenize``) pass through.
+    Subclasses override ``complete`` and call ``super().complete``."""
+
+    def __init__(self, inner: LLM) -> None:
+        self.inner = inner
+        self.spec = inner.spec
+
+    def complete(self, messages: list[Message], **options: Any) -> Completion:
+        return self.inner.complete(messages, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 def schema_dict(schema: SchemaLike) -> dict[str, Any]:
     """The JSON schema of a pydantic model class, or the dict itself."""
     if isinstance(schema, dict):

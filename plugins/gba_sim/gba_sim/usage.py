@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from gba_core.errors import ConfigError
-from gba_core.llm.base import LLM, Completion, Message, SchemaLike
+from gba_core.llm.base import LLM, Completion, LLMWrapper, Message
 
 # The trajectory the calls in this thread (or Ray task) are made for.
 CURRENT_TRAJECTORY: ContextVar[str | None] = ContextVar("gba_sim_trajectory", default=None)
@@ -100,30 +100,17 @@ def priced(calls: list[Call], prices: Prices) -> list[Call]:
     return calls
 
 
-class MeteredLLM:
+class MeteredLLM(LLMWrapper):
     """An LLM whose calls are counted under ``role``."""
 
     def __init__(self, inner: LLM, role: str, meter: Meter) -> None:
-        self.inner, self.role, self.meter = inner, role, meter
-        self.spec = inner.spec
+        super().__init__(inner)
+        self.role, self.meter = role, meter
 
-    def complete(
-        self,
-        messages: list[Message],
-        *,
-        schema: SchemaLike | None = None,
-        temperature: float = 0.0,
-        max_tokens: int | None = None,
-        seed: int | None = None,
-    ) -> Completion:
-        completion = self.inner.complete(
-            messages, schema=schema, temperature=temperature, max_tokens=max_tokens, seed=seed
-        )
+    def complete(self, messages: list[Message], **options: Any) -> Completion:
+        completion = super().complete(messages, **options)
         self.meter.record(self.role, self.spec, completion)
         return completion
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
 
 class RateLimiter:
@@ -143,26 +130,13 @@ class RateLimiter:
             time.sleep(slot - now)
 
 
-class RateLimitedLLM:
+class RateLimitedLLM(LLMWrapper):
     """An LLM whose calls wait for ``limiter`` (put it under the cache: replays are free)."""
 
     def __init__(self, inner: LLM, limiter: RateLimiter) -> None:
-        self.inner, self.limiter = inner, limiter
-        self.spec = inner.spec
+        super().__init__(inner)
+        self.limiter = limiter
 
-    def complete(
-        self,
-        messages: list[Message],
-        *,
-        schema: SchemaLike | None = None,
-        temperature: float = 0.0,
-        max_tokens: int | None = None,
-        seed: int | None = None,
-    ) -> Completion:
+    def complete(self, messages: list[Message], **options: Any) -> Completion:
         self.limiter.wait()
-        return self.inner.complete(
-            messages, schema=schema, temperature=temperature, max_tokens=max_tokens, seed=seed
-        )
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+        return super().complete(messages, **options)
