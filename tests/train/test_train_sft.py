@@ -73,6 +73,10 @@ def test_a_few_steps_write_an_adapter_a_report_and_resume(tmp_path):
     # Steps 1-2 came from the checkpoint: one more step was trained, not three.
     assert report["steps"] == 3 and len(report["loss_curve"]) == 3
     assert "3 optimizer steps" in resumed
+    exported = CliRunner().invoke(cli, ["train", "export", "--adapter", str(out)])
+    assert exported.exit_code == 0, exported.output
+    assert (out / "adapter.gguf").stat().st_size > 0
+    assert f"?lora={out / 'adapter.gguf'}" in exported.output
 
 
 def test_the_loss_on_labelled_positions_equals_the_transformers_loss(tmp_path):

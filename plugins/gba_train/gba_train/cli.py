@@ -102,3 +102,46 @@ def sft(
         f"{report['steps']} optimizer steps, train loss {report['train_loss']:.4f}{eval_loss};"
         f" adapter in {report['adapter']}"
     )
+
+
+@train.command()
+@click.option(
+    "--adapter",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The adapter folder (OUT/adapter of `gba train sft`), or OUT itself.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["lora-gguf"]),
+    default="lora-gguf",
+    show_default=True,
+    help="lora-gguf: a llama.cpp LoRA adapter to load beside the base GGUF.",
+)
+@click.option(
+    "--base",
+    default=None,
+    help="The base GGUF (default: the one `gba train sft` recorded in report.json).",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def export(adapter: Path, fmt: str, base: str | None, out: Path | None) -> None:
+    """Export an adapter for the llama-cpp: backend; prints the spec to use it with."""
+    import json
+
+    from gba_core.errors import ConfigError
+
+    from .base import resolve_gguf
+    from .export import export_lora_gguf
+
+    if (adapter / "adapter").is_dir():
+        adapter = adapter / "adapter"
+    report = adapter.parent / "report.json"
+    if base is None and report.is_file():
+        base = json.loads(report.read_text()).get("base_gguf")
+    gguf = resolve_gguf(base) if base else None
+    if gguf is None:
+        raise ConfigError("say which GGUF the adapter is for with --base (a .gguf or gemma-3-270m)")
+    target = out or adapter.parent / "adapter.gguf"
+    export_lora_gguf(adapter, gguf, target)
+    click.echo(f"{target}\nuse it as: --planner-llm 'llama-cpp:{gguf}?lora={target}'")
