@@ -4,7 +4,6 @@ the peft model writes, and not what the base writes."""
 import pytest
 
 from gba_core.llm.llamacpp import LlamaCppLLM
-from gba_train.base import prepare_base
 from gba_train.data import Renderer
 from gba_train.export import export_lora_gguf
 
@@ -14,26 +13,11 @@ PROMPT = [{"role": "user", "content": "Name three colours of the rainbow."}]
 NEW_TOKENS = 16
 
 
-def test_llama_cpp_with_the_exported_adapter_agrees_with_peft(tmp_path):
+def test_llama_cpp_with_the_exported_adapter_agrees_with_peft(random_adapter, tmp_path):
     import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    base = prepare_base("gemma-3-270m")
-    tokenizer = AutoTokenizer.from_pretrained(base.path)
-    model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
-    torch.manual_seed(0)
-    # Random A and B (not peft's no-op start), so the adapter changes the output.
-    config = LoraConfig(
-        r=8,
-        lora_alpha=4,
-        target_modules=["q_proj", "v_proj", "o_proj", "down_proj"],
-        init_lora_weights=False,
-        task_type="CAUSAL_LM",
-    )
-    tuned = get_peft_model(model, config).eval()
-    tuned.save_pretrained(tmp_path / "adapter")
-    exported = export_lora_gguf(tmp_path / "adapter", base.gguf, tmp_path / "adapter.gguf")
+    base, tokenizer, tuned = random_adapter.base, random_adapter.tokenizer, random_adapter.model
+    exported = export_lora_gguf(random_adapter.path, base.gguf, tmp_path / "adapter.gguf")
 
     llm = LlamaCppLLM("gemma-3-270m", lora=str(exported), n_ctx=512)
     ids = Renderer.for_tokenizer(tokenizer).tokenize(llm.render(PROMPT))

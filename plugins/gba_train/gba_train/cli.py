@@ -114,10 +114,18 @@ def sft(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["lora-gguf"]),
+    type=click.Choice(["lora-gguf", "merged-gguf"]),
     default="lora-gguf",
     show_default=True,
-    help="lora-gguf: a llama.cpp LoRA adapter to load beside the base GGUF.",
+    help="lora-gguf: a llama.cpp LoRA adapter to load beside the base GGUF. merged-gguf:"
+    " one GGUF, the base with the adapter folded in.",
+)
+@click.option(
+    "--quantize",
+    type=click.Choice(["q8_0", "q4_k_m"]),
+    default=None,
+    help="merged-gguf only: quantize with llama.cpp's quantizer (default: the adapted"
+    " weights stay float32, the others as in the base).",
 )
 @click.option(
     "--base",
@@ -125,7 +133,9 @@ def sft(
     help="The base GGUF (default: the one `gba train sft` recorded in report.json).",
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
-def export(adapter: Path, fmt: str, base: str | None, out: Path | None) -> None:
+def export(
+    adapter: Path, fmt: str, quantize: str | None, base: str | None, out: Path | None
+) -> None:
     """Export an adapter for the llama-cpp: backend; prints the spec to use it with."""
     import json
 
@@ -133,7 +143,10 @@ def export(adapter: Path, fmt: str, base: str | None, out: Path | None) -> None:
 
     from .base import resolve_gguf
     from .export import export_lora_gguf
+    from .merge import export_merged_gguf
 
+    if quantize and fmt != "merged-gguf":
+        raise click.UsageError("--quantize goes with --format merged-gguf")
     if (adapter / "adapter").is_dir():
         adapter = adapter / "adapter"
     report = adapter.parent / "report.json"
@@ -142,6 +155,14 @@ def export(adapter: Path, fmt: str, base: str | None, out: Path | None) -> None:
     gguf = resolve_gguf(base) if base else None
     if gguf is None:
         raise ConfigError("say which GGUF the adapter is for with --base (a .gguf or gemma-3-270m)")
-    target = out or adapter.parent / "adapter.gguf"
-    export_lora_gguf(adapter, gguf, target)
-    click.echo(f"{target}\nuse it as: --planner-llm 'llama-cpp:{gguf}?lora={target}'")
+    if fmt == "lora-gguf":
+        target = out or adapter.parent / "adapter.gguf"
+        export_lora_gguf(adapter, gguf, target)
+        click.echo(f"{target}\nuse it as: --planner-llm 'llama-cpp:{gguf}?lora={target}'")
+        return
+    target = out or adapter.parent / f"merged-{quantize or 'f32'}.gguf"
+    from rich.console import Console
+
+    with Console(stderr=True).status(f"merging the adapter into {gguf.name}…"):
+        export_merged_gguf(adapter, gguf, target, quantize)
+    click.echo(f"{target}\nuse it as: --planner-llm 'llama-cpp:{target}'")
