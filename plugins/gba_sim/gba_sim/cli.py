@@ -92,6 +92,32 @@ def import_(folder: Path, db_path: Path, run_id: str | None) -> None:
 
 @sim.command()
 @db_option
+@click.option("--run", "run_id", default="starter", show_default=True, help="Run id.")
+def starter(db_path: Path, run_id: str) -> None:
+    """Load the starter set shipped with gba-sim: reference trajectories over the office
+    and search tools, rated 5 by the judge `reference`, with a fixed split (requests
+    `train` and `heldout`). Package it with `--judge reference --validation-split heldout`."""
+    from gba_core.tools import load_toolset
+
+    from .db import RunsDB
+    from .starter import JUDGE, load_starter
+
+    report = load_starter(RunsDB(db_path), run_id=run_id, known_tools=set(load_toolset().names))
+    splits = ", ".join(f"{n} {split}" for split, n in sorted(report.splits.items()))
+    click.echo(
+        f"starter set in run {run_id!r} (judge {JUDGE!r}): {splits or 'nothing'};"
+        f" {report.trajectories} new trajectories, {report.requests} new requests in {db_path}"
+    )
+    if report.unknown_tools:
+        tools = ", ".join(f"{name} ({n})" for name, n in report.unknown_tools.most_common())
+        click.echo(
+            f"left out {report.skipped} trajectories using tools not installed: {tools}",
+            err=True,
+        )
+
+
+@sim.command()
+@db_option
 @click.option("--run", "run_id", default=None, help="Run id (default: <planner>-seed<seed>).")
 @click.option("--planner", default="teacher", show_default=True, help="Planner name.")
 @click.option("--llm", "llm_all", metavar="SPEC", help="LLM for every role.")

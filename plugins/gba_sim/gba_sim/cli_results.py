@@ -100,7 +100,14 @@ def rate(
     type=click.IntRange(0),
     default=0,
     show_default=True,
-    help="Trajectories held out for validation (split by trajectory).",
+    help="Trajectories held out for validation, drawn at random (split by trajectory).",
+)
+@click.option(
+    "--validation-split",
+    metavar="SPLIT",
+    default=None,
+    help="Instead of --val-size: the trajectories of requests in this split are the"
+    " validation set (the starter set's fixed split is `heldout`).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
 @click.option(
@@ -132,6 +139,7 @@ def package(
     judge: str | None,
     min_rating: int,
     val_size: int,
+    validation_split: str | None,
     seed: int,
     statuses: tuple[str, ...],
     tokenizer: str | None,
@@ -161,6 +169,7 @@ def package(
         judge=judge,
         min_rating=min_rating,
         val_size=val_size,
+        validation_split=validation_split,
         seed=seed,
         tokenizer=measure,
         max_tokens=max_tokens if measure else None,

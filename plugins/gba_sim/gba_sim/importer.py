@@ -77,7 +77,7 @@ def read_requests(folder: Path, report: ImportReport) -> tuple[list[Request], di
     return requests, explanations
 
 
-def _trajectory(request: Request, items: list[Any], run_id: str) -> Trajectory:
+def trajectory_of(request: Request, items: list[Any], run_id: str) -> Trajectory:
     steps = []
     for index, item in enumerate(items):
         plan = TeacherPlan(**item["plan"])
@@ -125,7 +125,7 @@ def import_seed(folder: Path, db: RunsDB, *, run_id: str, known_tools: set[str])
                 report.problems.append(f"{path.name}: not a list of steps")
             continue
         try:
-            trajectory = _trajectory(request, items, run_id)
+            trajectory = trajectory_of(request, items, run_id)
         except (KeyError, TypeError, ValidationError) as exc:
             report.problems.append(f"{path.name}: malformed step ({type(exc).__name__})")
             continue

@@ -117,6 +117,7 @@ def package(
     judge: str | None,
     min_rating: int = 4,
     val_size: int = 0,
+    validation_split: str | None = None,
     seed: int = 0,
     tokenizer: Any = None,
     max_tokens: int | None = None,
@@ -127,9 +128,16 @@ def package(
     trajectories = select(db, runs, judge, min_rating, report, statuses)
     if not trajectories:
         raise ConfigError("no trajectory passes the filters; nothing to package")
-    order = list(range(len(trajectories)))
-    random.Random(seed).shuffle(order)
-    validation = {trajectories[i].id for i in order[:val_size]}
+    if validation_split is not None:
+        if val_size:
+            raise ConfigError("--val-size and --validation-split exclude each other")
+        validation = {t.id for t in trajectories if t.request.split == validation_split}
+        if not validation:
+            raise ConfigError(f"no packaged trajectory has a request in split {validation_split!r}")
+    else:
+        order = list(range(len(trajectories)))
+        random.Random(seed).shuffle(order)
+        validation = {trajectories[i].id for i in order[:val_size]}
     splits: dict[str, list[dict[str, Any]]] = {"train": [], "validation": []}
     seen: set[str] = set()
     for trajectory in trajectories:
@@ -180,6 +188,7 @@ def package(
                 "tools": tools,
                 "min_rating": min_rating,
                 "val_size": val_size,
+                "validation_split": validation_split,
                 "seed": seed,
                 "trajectories": dict(report.trajectories),
                 "examples": dict(report.examples),

@@ -1,0 +1,77 @@
+"""The starter set shipped in gba-sim: its content, loading it, packaging its fixed split."""
+
+import json
+
+from click.testing import CliRunner
+
+from gba_core.cli import cli
+from gba_core.schema import TeacherPlan
+from gba_core.tools import load_toolset
+from gba_sim.db import RunsDB
+from gba_sim.starter import load_starter, starter_path
+
+OFFICE_AND_SEARCH = {
+    "search_wikipedia",
+    "search_internet",
+    "ask_user",
+    "calculate_number",
+    "create_event",
+    "send_email",
+    "use_bash",
+}
+
+
+def rows():
+    return [json.loads(line) for line in starter_path().read_text().splitlines() if line]
+
+
+def test_the_starter_set_covers_every_tool_in_both_splits_and_ends_in_final_answers():
+    data = rows()
+    assert len(data) >= 60
+    assert len({r["id"] for r in data}) == len({r["request"].lower() for r in data}) == len(data)
+    used = {"train": set(), "heldout": set()}
+    for row in data:
+        tools = [TeacherPlan(**step["plan"]).selected_tool for step in row["steps"]]
+        assert tools[-1] == "final_answer" and "final_answer" not in tools[:-1], row["id"]
+        assert len(tools) >= 2 and all(step["result"].strip() for step in row["steps"])
+        used[row["split"]].update(tools)
+    assert used["train"] == used["heldout"] == OFFICE_AND_SEARCH | {"final_answer"}
+    assert set(load_toolset().names) >= OFFICE_AND_SEARCH
+
+
+def test_gba_sim_starter_loads_once_and_packages_its_fixed_split(tmp_path):
+    db_path, out = tmp_path / "runs.sqlite", tmp_path / "dataset"
+    runner = CliRunner()
+    first = runner.invoke(cli, ["sim", "starter", "--db", str(db_path)])
+    assert first.exit_code == 0, first.output
+    heldout = sum(r["split"] == "heldout" for r in rows())
+    assert f"{heldout} heldout, {len(rows()) - heldout} train" in first.output
+    again = runner.invoke(cli, ["sim", "starter", "--db", str(db_path)])
+    assert "0 new trajectories, 0 new requests" in again.output
+    assert len(RunsDB(db_path).done_request_ids("starter")) == len(rows())
+
+    args = ["sim", "package", "--db", str(db_path), "--run", "starter", "--judge", "reference"]
+    both = runner.invoke(
+        cli, [*args, "--out", str(out), "--val-size", "3", "--validation-split", "heldout"]
+    )
+    assert both.exit_code != 0 and "exclude each other" in both.output
+    result = runner.invoke(cli, [*args, "--out", str(out), "--validation-split", "heldout"])
+    assert result.exit_code == 0, result.output
+    split_of = {f"starter:{r['id']}": r["split"] for r in rows()}
+    for split, wanted in (("train", "train"), ("validation", "heldout")):
+        lines = (out / f"{split}.prompt_completion.jsonl").read_text().splitlines()
+        assert {split_of[json.loads(line)["trajectory_id"]] for line in lines} == {wanted}
+    validation = (out / "validation.prompt_completion.jsonl").read_text().splitlines()
+    steps = sum(len(r["steps"]) for r in rows() if r["split"] == "heldout")
+    assert len(validation) == steps  # one example per held-out step
+
+
+def test_starter_trajectories_with_tools_not_installed_are_left_out(tmp_path):
+    data = rows()[:2]
+    data[1]["steps"][0]["plan"]["selected_tool"] = "no_such_tool"
+    path = tmp_path / "starter.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in data))
+    db = RunsDB(tmp_path / "runs.sqlite")
+    report = load_starter(db, run_id="s", known_tools=set(load_toolset().names), path=path)
+    assert report.trajectories == 1 and report.skipped == 1
+    assert dict(report.unknown_tools) == {"no_such_tool": 1}
