@@ -46,10 +46,11 @@ def examples_of(trajectory: Trajectory, tools: list[str]) -> list[dict[str, Any]
     for index, step in enumerate(trajectory.steps):
         if step.plan is None:
             continue
+        scratchpad = scratchpad_of(trajectory.steps[:index])
         prompt: list[Message] = render_planner_prompt(
             FineTunedPlanner.template,
             request=trajectory.request.text,
-            scratchpad=scratchpad_of(trajectory.steps[:index]),
+            scratchpad=scratchpad,
             tools=tools,
             package=FineTunedPlanner.template_package,
         )
@@ -59,6 +60,9 @@ def examples_of(trajectory: Trajectory, tools: list[str]) -> list[dict[str, Any]
                 "completion": [{"role": "assistant", "content": completion_text(step.plan)}],
                 "trajectory_id": trajectory.id,
                 "step": index,
+                # What any planner needs to plan this step again (gba train eval-steps).
+                "request": trajectory.request.text,
+                "scratchpad": [entry.model_dump() for entry in scratchpad],
             }
         )
     return out

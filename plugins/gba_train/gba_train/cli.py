@@ -37,7 +37,7 @@ def train() -> None:
 )
 @click.option("--lora-r", type=click.IntRange(1), default=16, show_default=True)
 @click.option("--lora-alpha", type=click.IntRange(1), default=32, show_default=True)
-@click.option("--lora-dropout", type=click.FloatRange(0, 1), default=0.05, show_default=True)
+@click.option("--lora-dropout", type=click.FloatRange(0, 1), default=0.0, show_default=True)
 @click.option(
     "--target-modules",
     default="all-linear",
@@ -166,3 +166,89 @@ def export(
     with Console(stderr=True).status(f"merging the adapter into {gguf.name}…"):
         export_merged_gguf(adapter, gguf, target, quantize)
     click.echo(f"{target}\nuse it as: --planner-llm 'llama-cpp:{target}'")
+
+
+@train.command("eval-steps")
+@click.option(
+    "--dataset",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder written by `gba sim package --out`.",
+)
+@click.option("--planner-llm", required=True, metavar="SPEC", help="LLM of the planner.")
+@click.option(
+    "--planner",
+    default="fine-tuned",
+    show_default=True,
+    help="Planner name (fine-tuned: no tool descriptions; zero-shot: with them).",
+)
+@click.option("--split", default="validation", show_default=True, help="Dataset split.")
+@click.option("--runs", type=click.IntRange(1), default=1, show_default=True)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Sampling temperature (seeded per run); above 0, runs differ and the spread means"
+    " something.",
+)
+@click.option("--limit", type=click.IntRange(1), default=None, help="At most this many steps.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def eval_steps(
+    dataset: Path,
+    planner_llm: str,
+    planner: str,
+    split: str,
+    runs: int,
+    temperature: float,
+    limit: int | None,
+    json_path: Path | None,
+) -> None:
+    """Score a planner on held-out steps: next-tool accuracy, plan-schema validity,
+    prompt tokens and seconds per step (mean ± standard error over --runs)."""
+    import json
+
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from gba_core.llm import get_llm
+    from gba_core.planners import get_planner
+    from gba_core.tools import load_toolset
+
+    from .data import read_split
+    from .evaluate import evaluate_steps
+
+    rows = read_split(dataset, split)[:limit] if limit else read_split(dataset, split)
+    tools = load_toolset().for_mode("simulated")
+    llm = get_llm(planner_llm)
+
+    def make_planner(run: int) -> object:
+        sampling = {"temperature": temperature, "seed": run} if temperature > 0 else {}
+        return get_planner(planner, tools=tools, llm=llm, **sampling)
+
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"{planner} on {split}", total=len(rows) * runs)
+        report = evaluate_steps(
+            rows,
+            make_planner,
+            planner=planner,
+            llm=planner_llm,
+            runs=runs,
+            on_step=lambda: progress.advance(task),
+        )
+    table = Table(title=f"{planner} ({planner_llm}) on {len(rows)} {split} steps, {runs} run(s)")
+    table.add_column("metric")
+    table.add_column("mean ± stderr", justify="right")
+    for metric, (mean, stderr) in report.summary().items():
+        table.add_row(metric, f"{mean:.3f} ± {stderr:.3f}")
+    Console().print(table)
+    for expected, chosen in sorted(report.confusion.items()):
+        total = sum(chosen.values())
+        others = ", ".join(f"{k} {n}" for k, n in sorted(chosen.items()) if k != expected)
+        click.echo(
+            f"  {expected}: {chosen.get(expected, 0)}/{total}" + (f" ({others})" if others else "")
+        )
+    if json_path:
+        json_path.write_text(json.dumps(report.to_json(), indent=2) + "\n")
