@@ -99,3 +99,38 @@ def test_the_loss_on_labelled_positions_equals_the_transformers_loss(tmp_path):
         reference = model(**inputs).loss
     assert ours.item() == pytest.approx(reference.item(), rel=1e-5)
     assert 0 < ours.item() < 20
+
+
+def test_padding_free_rows_give_the_loss_of_the_examples_taken_one_by_one(tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    from gba_train.base import prepare_base
+    from gba_train.data import IGNORE, Renderer, encode, read_split
+    from gba_train.sft import make_trainer_class
+
+    dataset = tmp_path / "dataset"
+    write_dataset(dataset)
+    base = prepare_base("gemma-3-270m")
+    tokenizer = AutoTokenizer.from_pretrained(base.path)
+    examples = encode(read_split(dataset, "train"), Renderer.for_tokenizer(tokenizer)).examples
+    model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
+    loss = make_trainer_class().compute_loss
+    labelled = sum(sum(label != IGNORE for label in e["labels"][1:]) for e in examples)
+    count = torch.tensor(labelled)
+    collate = DataCollatorForLanguageModeling(
+        pad_token_id=tokenizer.pad_token_id, padding_free=True
+    )
+    packed = collate(examples)
+    assert packed["input_ids"].shape[0] == 1 and "attention_mask" not in packed
+    with torch.no_grad():
+        one_by_one = sum(
+            loss(
+                None, model, {k: torch.tensor([v]) for k, v in e.items()}, num_items_in_batch=count
+            )
+            for e in examples
+        )
+        together = loss(None, model, packed, num_items_in_batch=count)
+    # Position ids that restart per example keep the examples from seeing each other.
+    assert together.item() == pytest.approx(one_by_one.item(), rel=1e-4)

@@ -64,6 +64,15 @@ def train() -> None:
 @click.option(
     "--gradient-checkpointing", is_flag=True, help="Recompute activations: less memory, slower."
 )
+@click.option(
+    "--padding-free",
+    is_flag=True,
+    help="Concatenate each batch's examples into one row (no padding, larger matmuls);"
+    " with --batch-size above 1.",
+)
+@click.option(
+    "--qlora", is_flag=True, help="Train on a 4-bit base (QLoRA): needs CUDA and bitsandbytes."
+)
 @click.option("--save-steps", type=click.IntRange(1), default=50, show_default=True)
 @click.option("--eval-steps", type=click.IntRange(1), default=50, show_default=True)
 def sft(
@@ -217,9 +226,9 @@ def eval_steps(
     from gba_core.tools import load_toolset
 
     from .data import read_split
-    from .evaluate import evaluate_steps
+    from .evaluate import evaluate_steps, held_out_steps
 
-    rows = read_split(dataset, split)[:limit] if limit else read_split(dataset, split)
+    rows = held_out_steps(read_split(dataset, split))[:limit]
     tools = load_toolset().for_mode("simulated")
     llm = get_llm(planner_llm)
 

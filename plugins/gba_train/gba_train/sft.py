@@ -20,7 +20,7 @@ from typing import Any
 from gba_core.errors import ConfigError
 
 from .base import prepare_base
-from .data import IGNORE, Renderer, encode, read_split
+from .data import IGNORE, Encoded, Renderer, encode, read_split
 
 
 @dataclass
@@ -43,6 +43,8 @@ class SFTOptions:
     resume: bool = False
     threads: int | None = None
     gradient_checkpointing: bool = False
+    padding_free: bool = False  # a batch is one row of concatenated examples
+    qlora: bool = False  # 4-bit base (bitsandbytes), CUDA only
     save_steps: int = 50
     eval_steps: int = 50
 
@@ -59,21 +61,25 @@ def make_step_timer() -> Any:
     from transformers import TrainerCallback
 
     class StepTimer(TrainerCallback):
-        def __init__(self) -> None:
-            self.marks: list[tuple[float, int]] = []
+        """Time inside optimizer steps only: evaluation and checkpoints are left out."""
 
-        def on_train_begin(self, args: Any, state: Any, control: Any, **_: Any) -> None:
-            self.marks = [(time.perf_counter(), state.num_input_tokens_seen)]
+        def __init__(self) -> None:
+            self.steps: list[tuple[float, int]] = []  # (seconds, input tokens) per step
+            self.begin: tuple[float, int] = (0.0, 0)
+
+        def on_step_begin(self, args: Any, state: Any, control: Any, **_: Any) -> None:
+            self.begin = (time.perf_counter(), state.num_input_tokens_seen)
 
         def on_step_end(self, args: Any, state: Any, control: Any, **_: Any) -> None:
-            self.marks.append((time.perf_counter(), state.num_input_tokens_seen))
+            started, tokens = self.begin
+            self.steps.append((time.perf_counter() - started, state.num_input_tokens_seen - tokens))
 
         def tokens_per_second(self, skip: int = 1) -> float | None:
             """Throughput after the first ``skip`` steps (which pay for warm-up)."""
-            if len(self.marks) <= skip + 1:
+            measured = self.steps[skip:]
+            if not measured:
                 return None
-            (t0, n0), (t1, n1) = self.marks[skip], self.marks[-1]
-            return (n1 - n0) / (t1 - t0)
+            return sum(n for _, n in measured) / sum(t for t, _ in measured)
 
     return StepTimer()
 
@@ -116,17 +122,19 @@ def make_trainer_class() -> type:
     return LossPositionsSFTTrainer
 
 
-def train(options: SFTOptions) -> dict[str, Any]:
-    """Fine-tune; writes ``out/adapter`` (peft), ``out/checkpoints``, ``out/report.json``
-    and ``out/loss.png``; returns the report."""
-    import torch
-    from datasets import Dataset
-    from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig
+@dataclass
+class Prepared:
+    """The base and the encoded examples: everything a trainer is built from."""
 
-    if options.threads:
-        torch.set_num_threads(options.threads)
+    base: Any  # base.Base
+    tokenizer: Any
+    train_set: Encoded
+    validation: Encoded | None
+
+
+def prepare(options: SFTOptions) -> Prepared:
+    from transformers import AutoTokenizer
+
     base = prepare_base(options.base)
     tokenizer = AutoTokenizer.from_pretrained(base.path)
     renderer = Renderer.for_tokenizer(tokenizer)
@@ -140,15 +148,76 @@ def train(options: SFTOptions) -> dict[str, Any]:
         if validation_path.is_file()
         else None
     )
+    return Prepared(base, tokenizer, train_set, validation)
+
+
+def check_qlora(options: SFTOptions) -> None:
+    import importlib.util
+
+    import torch
+
+    if options.qlora and not (
+        torch.cuda.is_available() and importlib.util.find_spec("bitsandbytes") is not None
+    ):
+        raise ConfigError(
+            "--qlora needs a CUDA GPU and bitsandbytes (pip install bitsandbytes); on CPU,"
+            " train the LoRA on the float32 base instead"
+        )
+
+
+def model_options(options: SFTOptions) -> dict[str, Any]:
+    """from_pretrained arguments: fp32 on CPU, bf16 on a GPU that has it, 4-bit for QLoRA."""
+    import torch
+
+    if options.qlora:
+        from transformers import BitsAndBytesConfig
+
+        quantization = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+        return {"quantization_config": quantization, "dtype": torch.bfloat16}
+    return {"dtype": torch.bfloat16 if use_bf16() else torch.float32}
+
+
+def use_bf16() -> bool:
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def lora_config(options: SFTOptions) -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=options.lora_r,
+        lora_alpha=options.lora_alpha,
+        lora_dropout=options.lora_dropout,
+        target_modules=(
+            "all-linear" if options.target_modules == ["all-linear"] else options.target_modules
+        ),
+        task_type="CAUSAL_LM",
+    )
+
+
+def build_trainer(options: SFTOptions, prepared: Prepared) -> tuple[Any, Any]:
+    """The trainer with gba's choices, and its step timer."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+    from trl import SFTConfig
+
+    validation = prepared.validation
     has_validation = validation is not None and bool(validation.examples)
-    model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
-    checkpoints = options.out / "checkpoints"
+    model = AutoModelForCausalLM.from_pretrained(prepared.base.path, **model_options(options))
     config = SFTConfig(
-        output_dir=str(checkpoints),
+        output_dir=str(options.out / "checkpoints"),
         use_cpu=not torch.cuda.is_available(),
         # trl's defaults are bf16 and activation checkpointing: slower on CPU, and
         # recomputation is only worth it when memory is short.
-        bf16=False,
+        bf16=use_bf16(),
         gradient_checkpointing=options.gradient_checkpointing,
         learning_rate=options.learning_rate,
         num_train_epochs=options.epochs,
@@ -164,27 +233,37 @@ def train(options: SFTOptions) -> dict[str, Any]:
         eval_steps=options.eval_steps,
         report_to="none",
         include_num_input_tokens_seen="non_padding",
+        # Packed rows are kept apart by their position ids; transformers builds the
+        # block-diagonal mask from them when no attention mask and no cache is passed.
+        padding_free=options.padding_free,
         dataset_kwargs={"skip_prepare_dataset": True},
         remove_unused_columns=False,
     )
-    peft_config = LoraConfig(
-        r=options.lora_r,
-        lora_alpha=options.lora_alpha,
-        lora_dropout=options.lora_dropout,
-        target_modules=(
-            "all-linear" if options.target_modules == ["all-linear"] else options.target_modules
-        ),
-        task_type="CAUSAL_LM",
-    )
+    timer = make_step_timer()
     trainer = make_trainer_class()(
         model=model,
         args=config,
-        train_dataset=Dataset.from_list(train_set.examples),
+        train_dataset=Dataset.from_list(prepared.train_set.examples),
         eval_dataset=Dataset.from_list(validation.examples) if has_validation else None,
-        processing_class=tokenizer,
-        peft_config=peft_config,
-        callbacks=[timer := make_step_timer()],
+        processing_class=prepared.tokenizer,
+        peft_config=lora_config(options),
+        callbacks=[timer],
     )
+    return trainer, timer
+
+
+def train(options: SFTOptions) -> dict[str, Any]:
+    """Fine-tune; writes ``out/adapter`` (peft), ``out/checkpoints``, ``out/report.json``
+    and ``out/loss.png``; returns the report."""
+    import torch
+
+    check_qlora(options)
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    prepared = prepare(options)
+    base, train_set, validation = prepared.base, prepared.train_set, prepared.validation
+    trainer, timer = build_trainer(options, prepared)
+    checkpoints = options.out / "checkpoints"
     resume = options.resume and any(checkpoints.glob("checkpoint-*"))
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     adapter = options.out / "adapter"
