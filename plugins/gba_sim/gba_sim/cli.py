@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,12 @@ def status(db_path: Path, as_json: bool) -> None:
         )
 
 
+def say_unknown_tools(unknown: Counter[str], skipped: int) -> None:
+    if unknown:
+        tools = ", ".join(f"{name} ({n})" for name, n in unknown.most_common())
+        click.echo(f"left out {skipped} trajectories using tools not installed: {tools}", err=True)
+
+
 @sim.command("import")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @db_option
@@ -78,12 +85,7 @@ def import_(folder: Path, db_path: Path, run_id: str | None) -> None:
         f"imported {report.requests} new requests, {report.trajectories} trajectories "
         f"({report.failed} failed runs), {report.ratings} ratings into {db_path}"
     )
-    if report.unknown_tools:
-        tools = ", ".join(f"{name} ({n})" for name, n in report.unknown_tools.most_common())
-        click.echo(
-            f"left out {len(report.skipped)} trajectories using tools not installed: {tools}",
-            err=True,
-        )
+    say_unknown_tools(report.unknown_tools, len(report.skipped))
     for problem in report.problems[:20]:
         click.echo(f"skipped: {problem}", err=True)
     if len(report.problems) > 20:
@@ -108,12 +110,7 @@ def starter(db_path: Path, run_id: str) -> None:
         f"starter set in run {run_id!r} (judge {JUDGE!r}): {splits or 'nothing'};"
         f" {report.trajectories} new trajectories, {report.requests} new requests in {db_path}"
     )
-    if report.unknown_tools:
-        tools = ", ".join(f"{name} ({n})" for name, n in report.unknown_tools.most_common())
-        click.echo(
-            f"left out {report.skipped} trajectories using tools not installed: {tools}",
-            err=True,
-        )
+    say_unknown_tools(report.unknown_tools, report.skipped)
 
 
 @sim.command()

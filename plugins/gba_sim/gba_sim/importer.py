@@ -98,6 +98,13 @@ def trajectory_of(request: Request, items: list[Any], run_id: str) -> Trajectory
     return trajectory
 
 
+def ensure_import_run(db: RunsDB, run_id: str, source: str) -> None:
+    """A run of trajectories made elsewhere (by the teacher, with no models of ours)."""
+    db.ensure_run(
+        run_id, kind="import", planner="teacher", models={}, seed=None, options={"source": source}
+    )
+
+
 def import_seed(folder: Path, db: RunsDB, *, run_id: str, known_tools: set[str]) -> ImportReport:
     if not (folder / "requests").is_dir():
         raise ConfigError(
@@ -106,14 +113,7 @@ def import_seed(folder: Path, db: RunsDB, *, run_id: str, known_tools: set[str])
     report = ImportReport()
     requests, explanations = read_requests(folder / "requests", report)
     report.requests = db.add_requests(requests, explanation=explanations, source=str(folder))
-    db.ensure_run(
-        run_id,
-        kind="import",
-        planner="teacher",
-        models={},
-        seed=None,
-        options={"source": str(folder)},
-    )
+    ensure_import_run(db, run_id, str(folder))
     done = db.done_request_ids(run_id)
     for request in requests:
         path = folder / "trajectories" / f"{request.id}.json"

@@ -18,7 +18,7 @@ from pathlib import Path
 from gba_core.schema import Request
 
 from .db import RunsDB
-from .importer import trajectory_of
+from .importer import ensure_import_run, trajectory_of
 
 JUDGE = "reference"
 
@@ -54,14 +54,7 @@ def load_starter(
         for row in rows
     ]
     report.requests = db.add_requests(requests, source="gba-sim starter set")
-    db.ensure_run(
-        run_id,
-        kind="import",
-        planner="teacher",
-        models={},
-        seed=None,
-        options={"source": "starter"},
-    )
+    ensure_import_run(db, run_id, "starter")
     done = db.done_request_ids(run_id)
     for row, request in zip(rows, requests, strict=True):
         trajectory = trajectory_of(request, row["steps"], run_id)

@@ -113,6 +113,16 @@ def sft(
     )
 
 
+def model_name(gguf: Path) -> str:
+    """The embedded model's short name for its own GGUF, else the path."""
+    from gba_core.llm.embedded import EMBEDDED_MODELS, embedded_model_path
+
+    for name in EMBEDDED_MODELS:
+        if gguf.resolve() == embedded_model_path(name).resolve():
+            return name
+    return str(gguf)
+
+
 @train.command()
 @click.option(
     "--adapter",
@@ -167,7 +177,9 @@ def export(
     if fmt == "lora-gguf":
         target = out or adapter.parent / "adapter.gguf"
         export_lora_gguf(adapter, gguf, target)
-        click.echo(f"{target}\nuse it as: --planner-llm 'llama-cpp:{gguf}?lora={target}'")
+        click.echo(
+            f"{target}\nuse it as: --planner-llm 'llama-cpp:{model_name(gguf)}?lora={target}'"
+        )
         return
     target = out or adapter.parent / f"merged-{quantize or 'f32'}.gguf"
     from rich.console import Console
