@@ -128,10 +128,17 @@ def run(kind: str, prepared: Any, options: Any, steps: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=6, help="optimizer steps per run")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=6,
+        help="optimizer steps per run (at least 2: the first is warm-up)",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    if args.steps < 2:
+        parser.error("--steps: at least 2 (the first step is warm-up and not counted)")
 
     import dataclasses
 

@@ -28,7 +28,7 @@ BASE = "llama-cpp:gemma-3-270m"
 
 def gba() -> list[str]:
     found = shutil.which("gba", path=str(Path(sys.executable).parent))
-    return [found] if found else [sys.executable, "-m", "gba_core"]
+    return [found] if found else [sys.executable, "-c", "from gba_core.cli import main; main()"]
 
 
 def stage(name: str, args: list[str], times: dict[str, float]) -> str:
@@ -64,6 +64,10 @@ def main() -> None:
         args.max_steps, args.step_runs, args.step_limit = 3, 1, 6
         args.sim_runs, args.sim_limit, args.max_steps_per_request = 1, 2, "3"
     out: Path = args.out
+    if out.exists() and any(out.iterdir()):
+        # A second loop into the same folder would resume training and replay cached
+        # evaluation calls keyed by the adapter's path: its figures would be stale.
+        sys.exit(f"{out} is not empty: give the loop a new --out folder")
     out.mkdir(parents=True, exist_ok=True)
     os.environ["GBA_SIM_DB"] = str(out / "runs.sqlite")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -115,6 +119,7 @@ def main() -> None:
             f"sim eval {planner}",
             [
                 "sim", "eval", "--planner", planner, "--planner-llm", llm,
+                "--simulator-llm", BASE, "--judge-llm", BASE,
                 "--requests", "heldout", "--limit", str(args.sim_limit),
                 "--runs", str(args.sim_runs), "--max-steps", args.max_steps_per_request,
                 "--json", str(out / f"sim-{planner}.json"),

@@ -2,6 +2,8 @@
 held-out steps and requests, end to end on the embedded model."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,13 +17,20 @@ SCRIPT = Path(__file__).parents[2] / "scripts" / "offline_loop.py"
 
 def test_the_reduced_loop_runs_every_stage_and_records_its_figures(tmp_path):
     out = tmp_path / "loop"
-    done = subprocess.run(
+    # Its own session: on a timeout the whole group goes, the gba stages included.
+    loop = subprocess.Popen(
         [sys.executable, str(SCRIPT), "--out", str(out), "--reduced"],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=1800,
+        start_new_session=True,
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    try:
+        stdout, stderr = loop.communicate(timeout=1800)
+    except subprocess.TimeoutExpired:
+        os.killpg(loop.pid, signal.SIGKILL)
+        raise
+    assert loop.returncode == 0, stdout[-3000:] + stderr[-3000:]
     summary = json.loads((out / "loop.json").read_text())
     assert set(summary["stage_seconds"]) == {
         "starter",

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from gba_core.cli import cli
@@ -19,6 +20,15 @@ ROW = {
 }
 
 
+def cuda_and_bitsandbytes() -> bool:
+    import importlib.util
+
+    import torch
+
+    return torch.cuda.is_available() and importlib.util.find_spec("bitsandbytes") is not None
+
+
+@pytest.mark.skipif(cuda_and_bitsandbytes(), reason="QLoRA can run here")
 def test_qlora_without_a_gpu_is_a_clear_error(tmp_path):
     write_dataset(tmp_path / "data", ROW)
     args = ["train", "sft", "--dataset", str(tmp_path / "data"), "--out", str(tmp_path / "o")]

@@ -118,7 +118,8 @@ def model_name(gguf: Path) -> str:
     from gba_core.llm.embedded import EMBEDDED_MODELS, embedded_model_path
 
     for name in EMBEDDED_MODELS:
-        if gguf.resolve() == embedded_model_path(name).resolve():
+        # Only a file that looks like the embedded one: building it costs 250 MB.
+        if gguf.name.startswith(name) and gguf.resolve() == embedded_model_path(name).resolve():
             return name
     return str(gguf)
 
@@ -255,11 +256,11 @@ def eval_steps(
             rows,
             make_planner,
             planner=planner,
-            llm=planner_llm,
+            llm=llm.spec,  # the backend's spec: an api_key option stays out
             runs=runs,
             on_step=lambda: progress.advance(task),
         )
-    table = Table(title=f"{planner} ({planner_llm}) on {len(rows)} {split} steps, {runs} run(s)")
+    table = Table(title=f"{planner} ({llm.spec}) on {len(rows)} {split} steps, {runs} run(s)")
     table.add_column("metric")
     table.add_column("mean ± stderr", justify="right")
     for metric, (mean, stderr) in report.summary().items():

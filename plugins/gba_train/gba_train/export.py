@@ -49,8 +49,13 @@ def lora_tensors(adapter: Path, arch: str, blocks: int) -> tuple[dict[str, Any],
         raise ConfigError(f"{adapter}: only plain LoRA adapters export to llama.cpp")
     if config.get("modules_to_save"):
         raise ConfigError(
-            f"{adapter}: modules_to_save ({config['modules_to_save']}) cannot go into a"
-            " llama.cpp adapter; use --format merged-gguf"
+            f"{adapter}: modules_to_save ({config['modules_to_save']}) are full weights,"
+            " not LoRA pairs; export supports plain LoRA adapters only"
+        )
+    if config.get("rank_pattern") or config.get("alpha_pattern"):
+        raise ConfigError(
+            f"{adapter}: per-module ranks or alphas (rank_pattern, alpha_pattern) are not"
+            " supported by export; train with one rank and alpha"
         )
     arch_ids = {name: arch_id for arch_id, name in gguf.MODEL_ARCH_NAMES.items()}
     if arch not in arch_ids:

@@ -99,6 +99,11 @@ def make_trainer_class() -> type:
             return_outputs: bool = False,
             num_items_in_batch: Any = None,
         ) -> Any:
+            accelerator = getattr(self, "accelerator", None)
+            if accelerator is not None and accelerator.num_processes > 1:
+                # Under DDP/FSDP the forward must go through the wrapper (gradient sync,
+                # sharded weights) and trl scales the loss per process: trl's own path.
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             lm = _causal_lm(model)
             out = lm.model(
                 input_ids=inputs["input_ids"],
