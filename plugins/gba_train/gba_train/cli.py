@@ -6,6 +6,13 @@ from pathlib import Path
 
 import click
 
+dataset_option = click.option(
+    "--dataset",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder written by `gba sim package --out`.",
+)
+
 
 @click.group()
 def train() -> None:
@@ -14,12 +21,7 @@ def train() -> None:
 
 
 @train.command()
-@click.option(
-    "--dataset",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A folder written by `gba sim package --out`.",
-)
+@dataset_option
 @click.option(
     "--base",
     default="gemma-3-270m",
@@ -191,12 +193,7 @@ def export(
 
 
 @train.command("eval-steps")
-@click.option(
-    "--dataset",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="A folder written by `gba sim package --out`.",
-)
+@dataset_option
 @click.option("--planner-llm", required=True, metavar="SPEC", help="LLM of the planner.")
 @click.option(
     "--planner",
