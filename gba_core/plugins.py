@@ -2,14 +2,17 @@
 
 Built-ins are registered exactly like external plugins. Each external entry point loads
 in its own try/except so one broken plugin never bricks the CLI; ``gba plugins`` lists
-it with its error. Hooks are called per implementation so the core knows which plugin
-registered what, and so a failing hook is charged to its plugin.
+it with its error and a hint at the cause. Hooks are called per implementation so the
+core knows which plugin registered what, and so a failing hook is charged to its plugin.
+``GBA_TRACE_PLUGINS=1`` writes every entry-point load and hook call to stderr.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +47,18 @@ class PluginInfo:
     entry_point: str | None = None
     hooks: list[str] = field(default_factory=list)
     error: str | None = None
+    # Where it failed ("load" or a hook's name), what to do about it, and the traceback.
+    failed_in: str | None = None
+    hint: str | None = None
+    traceback: str | None = None
+
+    def fail(self, stage: str, exc: BaseException) -> None:
+        self.failed_in = stage
+        self.error = f"{stage}: {_short_error(exc)}" if stage != "load" else _short_error(exc)
+        if stage == "check":
+            self.error = str(exc)
+        self.hint = explain(exc, self, stage)
+        self.traceback = "".join(traceback.format_exception(exc))
 
 
 @dataclass
@@ -77,6 +92,54 @@ def _short_error(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
+def _tracing() -> bool:
+    return os.environ.get("GBA_TRACE_PLUGINS", "") not in ("", "0", "false", "no")
+
+
+def _trace(message: str) -> None:
+    print(f"gba trace: {message}", file=sys.stderr, flush=True)
+
+
+def explain(exc: BaseException, info: PluginInfo, stage: str) -> str:
+    """One sentence on what probably went wrong and what to do about it."""
+    dist = info.distribution or info.name
+    if stage == "check":
+        return "the plugin loaded, but gba never calls this hook: a typo, or a newer gba's hook"
+    if stage != "load":
+        return (
+            f"the plugin's {stage} hook raised; its other hooks still count. Run with "
+            "GBA_STRICT_PLUGINS=1 to stop at the error, or `gba plugins --traceback`"
+        )
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        own = (info.entry_point or "").split(":")[0].strip()
+        if own == exc.name or own.startswith(exc.name + "."):
+            return (
+                f"the entry point names module {own!r}, which is not importable: "
+                f"reinstall {dist} (`gba install --force {dist}`)"
+            )
+        return (
+            f"{dist} imports {exc.name!r}, which is not installed in {sys.prefix}: "
+            f"install it there, or reinstall {dist} with its dependencies"
+        )
+    if isinstance(exc, ImportError):
+        return f"an import inside {dist} failed; versions of its dependencies may not match"
+    if isinstance(exc, SyntaxError):
+        return f"{dist}'s code does not parse ({exc.filename}, line {exc.lineno})"
+    if isinstance(exc, pluggy.PluginValidationError):
+        return (
+            "a @hookimpl does not match gba's hooks (an unknown hook name or argument); "
+            "see docs/hooks.md for the hooks and their arguments"
+        )
+    if isinstance(exc, AttributeError) and ":" in (info.entry_point or ""):
+        return f"the entry point {info.entry_point!r} names an attribute its module lacks"
+    if isinstance(exc, PluginError) and "already registered" in str(exc):
+        return (
+            f"two distributions use the entry point name {info.name!r}: uninstall one, or "
+            "rename its entry point in its pyproject.toml"
+        )
+    return f"{dist}'s module raised while being imported"
+
+
 def _load() -> _State:
     pm = pluggy.PluginManager(PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
@@ -106,6 +169,7 @@ def _load() -> _State:
         # the one that loaded keeps its own row in `gba plugins`.
         key = ep.name if ep.name not in infos else f"{ep.name} ({info.distribution})"
         infos[key] = info
+        started = time.perf_counter()
         try:
             if pm.has_plugin(ep.name):
                 raise PluginError(f"another plugin is already registered as {ep.name!r}")
@@ -115,8 +179,37 @@ def _load() -> _State:
                 raise PluginError(
                     f"plugin {ep.name!r} ({ep.value}) failed to load: {_short_error(exc)}"
                 ) from exc
-            info.error = _short_error(exc)
+            info.fail("load", exc)
+        if _tracing():
+            outcome = f"failed: {info.error}" if info.error else "loaded"
+            _trace(
+                f"entry point {ep.name} = {ep.value} ({info.distribution} {info.version})"
+                f" {outcome} in {1000 * (time.perf_counter() - started):.1f} ms"
+            )
+    _check_hook_names(pm, infos)
     return _State(pm=pm, infos=infos)
+
+
+def _check_hook_names(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> None:
+    """Flag hook implementations that match no hookspec.
+
+    pluggy keeps them silently as "pending", so a misspelt hook would just never run.
+    """
+    from difflib import get_close_matches
+
+    known = [name for name in dir(hookspecs) if name.startswith("register_")]
+    for name, caller in vars(pm.hook).items():
+        if name.startswith("_") or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            info = infos.setdefault(impl.plugin_name, PluginInfo(name=impl.plugin_name))
+            if info.error:
+                continue
+            close = get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            info.fail(
+                "check", pluggy.PluginValidationError(impl.plugin, f"unknown hook {name!r}{hint}")
+            )
 
 
 def _get_state() -> _State:
@@ -139,29 +232,43 @@ def reset() -> None:
         _state = None
 
 
-def _call_each(hook_name: str, make_kwargs: Callable[[str], dict[str, Any]]) -> None:
+def _call_each(
+    hook_name: str,
+    make_kwargs: Callable[[str], dict[str, Any]],
+    gave: Callable[[str], str] = lambda plugin: "",
+) -> None:
     """Call one hook implementation at a time, in registration order.
 
     A plugin whose hook raises is recorded as failed and skipped (or, with
     ``GBA_STRICT_PLUGINS=1``, the error propagates). ``PluginError`` raised by the core
-    itself (duplicate names) always propagates.
+    itself (duplicate names) always propagates. ``gave(plugin)`` describes what the
+    plugin registered, for the trace.
     """
     state = _get_state()
     hook = getattr(state.pm.hook, hook_name)
+    tracing = _tracing()
     for impl in hook.get_hookimpls():
         plugin = impl.plugin_name
         kwargs = make_kwargs(plugin)
+        started = time.perf_counter()
+        outcome = "ok"
         try:
             impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-        except PluginError:
+            outcome = gave(plugin) or outcome
+        except PluginError as exc:
+            outcome = f"refused: {exc}"
             raise
         except Exception as exc:
+            outcome = f"raised {_short_error(exc)}"
             if _strict():
                 raise PluginError(
                     f"plugin {plugin!r} failed in {hook_name}: {_short_error(exc)}"
                 ) from exc
-            info = state.infos.setdefault(plugin, PluginInfo(name=plugin))
-            info.error = f"{hook_name}: {_short_error(exc)}"
+            state.infos.setdefault(plugin, PluginInfo(name=plugin)).fail(hook_name, exc)
+        finally:
+            if tracing:
+                ms = 1000 * (time.perf_counter() - started)
+                _trace(f"{hook_name} → {plugin}: {outcome} ({ms:.1f} ms)")
 
 
 class Registry(Generic[T]):
@@ -199,7 +306,11 @@ def collect(hook_name: str, kind: str, key: Callable[..., tuple[str, T]]) -> Reg
 
         return {"register": register}
 
-    _call_each(hook_name, make_kwargs)
+    def gave(plugin: str) -> str:
+        names = [name for name, origin in registry.origins.items() if origin == plugin]
+        return f"registered {', '.join(names)}" if names else "registered nothing"
+
+    _call_each(hook_name, make_kwargs, gave)
     return registry
 
 
@@ -226,6 +337,7 @@ def register_plugin(plugin: object, name: str) -> None:
     state = _get_state()
     state.pm.register(plugin, name=name)
     state.infos[name] = PluginInfo(name=name)
+    _check_hook_names(state.pm, state.infos)
 
 
 def unregister_plugin(name: str) -> None:

@@ -1,4 +1,5 @@
 import json
+import re
 import sys
 import textwrap
 from collections.abc import Callable
@@ -246,3 +247,52 @@ def test_two_entry_points_with_one_name_keep_both_rows(tmp_path, monkeypatch):
     assert len(loaded) == 1 and len(refused) == 1
     assert "already registered as 'dup'" in refused[0].error
     assert refused[0].distribution != loaded[0].distribution
+
+
+@pytest.mark.usefixtures("fresh_plugins", "fake_distributions")
+def test_a_load_failure_is_explained_with_its_entry_point_and_cause(monkeypatch):
+    monkeypatch.setenv("GBA_STRICT_PLUGINS", "0")
+    info = {i.name: i for i in plugins.list_plugins()}["broken-gba-plugin"]
+    assert info.failed_in == "load"
+    assert "'does_not_exist_anywhere', which is not installed" in info.hint
+    assert "import does_not_exist_anywhere" in info.traceback
+    shown = CliRunner().invoke(cli, ["plugins"]).output
+    assert "entry point broken_gba_plugin: ModuleNotFoundError" in shown
+    assert "1 failed; `gba plugins --traceback`" in shown
+    traced = CliRunner().invoke(cli, ["plugins", "--traceback"]).output
+    assert "Traceback (most recent call last)" in traced
+    assert "import does_not_exist_anywhere" in traced
+
+
+def test_a_misspelt_hook_is_flagged_with_the_likely_name(register_plugin):
+    class Typo:
+        @hookimpl
+        def register_tool(self, register):
+            raise AssertionError("gba never calls a hook it does not define")
+
+    register_plugin(Typo(), "typo-plugin")
+    info = {i.name: i for i in plugins.list_plugins()}["typo-plugin"]
+    assert info.failed_in == "check"
+    assert "unknown hook 'register_tool' (did you mean register_tools?)" in info.error
+    assert "final_answer" in load_toolset().names
+
+
+@pytest.mark.usefixtures("fresh_plugins", "fake_distributions")
+def test_trace_plugins_writes_loads_and_hook_calls_to_stderr(monkeypatch, capsys):
+    monkeypatch.setenv("GBA_STRICT_PLUGINS", "0")
+    monkeypatch.setenv("GBA_TRACE_PLUGINS", "1")
+    load_toolset()
+    err = capsys.readouterr().err
+    assert re.search(
+        r"gba trace: entry point good-gba-plugin = good_gba_plugin "
+        r"\(good-gba-plugin 1\.2\.3\) loaded in [\d.]+ ms",
+        err,
+    )
+    assert "entry point broken-gba-plugin = broken_gba_plugin" in err
+    assert "failed: ModuleNotFoundError" in err
+    assert re.search(r"register_tools → good-gba-plugin: registered say_hello \([\d.]+ ms\)", err)
+    assert "register_tools → core.final_answer: registered final_answer" in err
+    monkeypatch.delenv("GBA_TRACE_PLUGINS")
+    plugins.reset()
+    load_toolset()
+    assert "gba trace" not in capsys.readouterr().err
