@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from gba_core import __version__
+from gba_core.authoring import install, plugin_group, uninstall
 from gba_core.errors import GbaError
 
 
@@ -272,8 +273,16 @@ def tools(as_json: bool) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def plugins(as_json: bool) -> None:
-    """List plugins: distribution, version, hooks, and any load error."""
+@click.option(
+    "--traceback", "show_traceback", is_flag=True, help="Print the traceback of each failure."
+)
+def plugins(as_json: bool, show_traceback: bool) -> None:
+    """List plugins: distribution, version, hooks, and why any failed to load.
+
+    A plugin that fails is skipped and the rest still work. Its row names the entry
+    point, the exception and a likely cause; --traceback adds the whole traceback.
+    GBA_TRACE_PLUGINS=1 traces every entry-point load and hook call on stderr.
+    """
     from dataclasses import asdict
 
     from gba_core.plugins import list_plugins
@@ -282,19 +291,28 @@ def plugins(as_json: bool) -> None:
     if as_json:
         _echo_json([asdict(info) for info in infos])
         return
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table("name", "distribution", "version", "hooks", "error")
+    console = _console()
+    table = Table("name", "distribution", "version", "hooks", "status")
     for info in infos:
         dist = "(built-in)" if info.builtin else info.distribution or ""
-        table.add_row(
-            info.name,
-            dist,
-            info.version or "",
-            ", ".join(info.hooks),
-            f"[red]{info.error}[/]" if info.error else "",
-        )
-    _console().print(table)
+        status = f"[red]failed ({info.failed_in})[/]" if info.error else "ok"
+        table.add_row(info.name, dist, info.version or "", ", ".join(info.hooks), status)
+    console.print(table)
+    # Failures go below the table, one unwrapped paragraph each: a table cell would
+    # break the exception text wherever the terminal is narrow.
+    failed = [info for info in infos if info.error]
+    for info in failed:
+        where = f"entry point {info.entry_point}: " if info.entry_point else ""
+        line = f"\n[bold red]{escape(info.name)}[/] {escape(where + (info.error or ''))}"
+        console.print(line, soft_wrap=True)
+        console.print(f"  {escape(info.hint or '')}", soft_wrap=True)
+        if show_traceback:
+            console.print(escape(info.traceback or ""), end="", soft_wrap=True)
+    if failed and not show_traceback:
+        console.print(f"\n{len(failed)} failed; `gba plugins --traceback` shows where.")
 
 
 @cli.command()
@@ -326,6 +344,11 @@ def llms(as_json: bool) -> None:
     for role, (spec, source) in roles.items():
         table.add_row(role, spec, source)
     console.print(table)
+
+
+cli.add_command(plugin_group)
+cli.add_command(install)
+cli.add_command(uninstall)
 
 
 def main() -> None:
