@@ -44,6 +44,18 @@ def _refuses_json_schema(exc: Any) -> bool:
     )
 
 
+def _without_credentials(url: str) -> str:
+    """``url`` without a ``user:password@`` part."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 class OpenAICompatLLM:
     """``openai:MODEL?base_url=...``; ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` apply."""
 
@@ -68,8 +80,10 @@ class OpenAICompatLLM:
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         # Local servers need no key, but the client insists on one.
         key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
-        # The endpoint is part of the identity (cache keys, trajectories); the key is not.
-        self.spec = f"openai:{name}" + (f"?base_url={self.base_url}" if self.base_url else "")
+        # The endpoint is part of the identity (cache keys, trajectories); the key is not,
+        # nor are credentials written into the URL.
+        public = _without_credentials(self.base_url) if self.base_url else None
+        self.spec = f"openai:{name}" + (f"?base_url={public}" if public else "")
         self.retries = int(retries)
         self.backoff = float(backoff)
         self._openai = openai

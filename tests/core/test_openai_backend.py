@@ -122,3 +122,8 @@ def test_a_429_waits_as_long_as_retry_after_asks():
         assert llm.complete([{"role": "user", "content": "hi"}]).content == "ok"
         assert time.perf_counter() - start >= 1.0  # not the zero backoff
         assert len(server.bodies) == 2
+
+
+def test_credentials_in_the_endpoint_url_stay_out_of_the_spec():
+    llm = get_llm("openai:m?base_url=http://alice:s3cret@127.0.0.1:9/v1&api_key=sk-x")
+    assert llm.spec == "openai:m?base_url=http://127.0.0.1:9/v1"

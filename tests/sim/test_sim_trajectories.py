@@ -294,6 +294,15 @@ def test_an_api_key_in_a_model_spec_never_reaches_the_database_or_exports(sim_db
             f"scripted:test?api_key={secret}",
         ],
     )
+    summary = sim_db.parent / "eval.json"
+    evaluated = CliRunner().invoke(
+        cli,
+        ["sim", "eval", "--db", str(sim_db), "--planner", "zero-shot", "--max-steps", "2",
+         "--planner-llm", f"scripted:test?api_key={secret}", "--simulator-llm",
+         "scripted:test", "--judge-llm", "scripted:test", "--json", str(summary)],
+    )  # fmt: skip
+    assert evaluated.exit_code == 0, evaluated.output
+    assert secret not in evaluated.output and summary.is_file()
     out = sim_db.parent / "exported"
     CliRunner().invoke(
         cli, ["sim", "export", "--db", str(sim_db), "--run", "r1", "--out", str(out)]
@@ -302,7 +311,7 @@ def test_an_api_key_in_a_model_spec_never_reaches_the_database_or_exports(sim_db
     db = RunsDB(sim_db)
     db.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
-    for file in [*sim_db.parent.glob(sim_db.name + "*"), *out.rglob("*")]:
+    for file in [*sim_db.parent.glob(sim_db.name + "*"), *out.rglob("*"), summary]:
         if file.is_file():
             assert secret.encode() not in file.read_bytes(), file
 

@@ -260,6 +260,7 @@ def eval_(
     from rich.table import Table
 
     from gba_core.config import llm_spec_for
+    from gba_core.llm import get_llm
     from gba_core.planners import planner_factory
 
     from .db import RunsDB
@@ -277,7 +278,10 @@ def eval_(
     if not requests:
         raise ConfigError(f"no requests{f' in split {split}' if split else ''} in {db_path}")
     judge = judge_name("judge", judge_spec)
-    series = name or f"{planner}@{planner_spec}"
+    # Named by the backend's own spec, not what was typed: that may carry an api_key,
+    # and the series name goes into run ids, the database and the --json file.
+    public_spec = get_llm(planner_spec).spec
+    series = name or f"{planner}@{public_spec}"
     console = Console(highlight=False)
     per_run = []
     with session(executor):
@@ -308,7 +312,7 @@ def eval_(
     result = {
         "series": series,
         "planner": planner,
-        "planner_llm": planner_spec,
+        "planner_llm": public_spec,
         "judge": judge,
         "runs": repeats,
         "requests": len(requests),
