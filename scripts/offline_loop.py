@@ -51,9 +51,9 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=-1, help="overrides --epochs")
     parser.add_argument("--step-runs", type=int, default=2, help="eval-steps runs")
     parser.add_argument("--step-limit", type=int, default=None, help="held-out steps")
-    parser.add_argument("--sim-runs", type=int, default=2, help="gba sim eval runs")
-    parser.add_argument("--sim-limit", type=int, default=6, help="held-out requests")
-    parser.add_argument("--max-steps-per-request", default="5")
+    parser.add_argument("--sim-runs", type=int, default=1, help="gba sim eval runs")
+    parser.add_argument("--sim-limit", type=int, default=4, help="held-out requests")
+    parser.add_argument("--max-steps-per-request", default="4")
     parser.add_argument(
         "--reduced",
         action="store_true",

@@ -101,6 +101,33 @@ def test_the_loss_on_labelled_positions_equals_the_transformers_loss(tmp_path):
     assert 0 < ours.item() < 20
 
 
+def test_the_fused_loss_of_the_frozen_model_equals_the_transformers_loss(tmp_path):
+    from types import SimpleNamespace
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from gba_train.base import prepare_base
+    from gba_train.data import Renderer, encode, read_split
+    from gba_train.sft import make_trainer_class
+
+    dataset = tmp_path / "dataset"
+    write_dataset(dataset)
+    base = prepare_base("gemma-3-270m")
+    renderer = Renderer.for_tokenizer(AutoTokenizer.from_pretrained(base.path))
+    example = encode(read_split(dataset, "train"), renderer).examples[0]
+    model = AutoModelForCausalLM.from_pretrained(base.path, dtype=torch.float32)
+    model.requires_grad_(False)  # frozen, as the base under LoRA
+    inputs = {key: torch.tensor([value]) for key, value in example.items()}
+    trainer = SimpleNamespace(_head_scratch=None)
+    with torch.no_grad():
+        ours = make_trainer_class().compute_loss(trainer, model, dict(inputs))
+        reference = model(**inputs).loss
+    assert trainer._head_scratch is not None  # the fused path ran
+    # Other kernels, other summation orders: equal to float32 rounding over 262k logits.
+    assert ours.item() == pytest.approx(reference.item(), rel=1e-4)
+
+
 def test_padding_free_rows_give_the_loss_of_the_examples_taken_one_by_one(tmp_path):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

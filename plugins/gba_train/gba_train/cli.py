@@ -76,7 +76,12 @@ def train() -> None:
     "--qlora", is_flag=True, help="Train on a 4-bit base (QLoRA): needs CUDA and bitsandbytes."
 )
 @click.option("--save-steps", type=click.IntRange(1), default=50, show_default=True)
-@click.option("--eval-steps", type=click.IntRange(1), default=50, show_default=True)
+@click.option(
+    "--eval-steps",
+    type=click.IntRange(1),
+    default=None,
+    help="Validation loss every N optimizer steps.  [default: once per epoch, and at the end]",
+)
 def sft(
     dataset: Path,
     base: str,

@@ -46,7 +46,7 @@ class SFTOptions:
     padding_free: bool = False  # a batch is one row of concatenated examples
     qlora: bool = False  # 4-bit base (bitsandbytes), CUDA only
     save_steps: int = 50
-    eval_steps: int = 50
+    eval_steps: int | None = None  # None: once per epoch
 
 
 def _causal_lm(model: Any) -> Any:
@@ -89,8 +89,12 @@ def make_trainer_class() -> type:
     import torch.nn.functional as F
     from trl import SFTTrainer
 
+    from . import head_loss
+
     class LossPositionsSFTTrainer(SFTTrainer):
         """SFTTrainer whose loss projects only the positions that carry a label."""
+
+        _head_scratch: Any = None
 
         def compute_loss(
             self,
@@ -114,13 +118,22 @@ def make_trainer_class() -> type:
             hidden = out.last_hidden_state[:, :-1]
             targets = inputs["labels"][:, 1:]
             keep = targets != IGNORE
-            logits = lm.lm_head(hidden[keep])
-            if cap := getattr(lm.config, "final_logit_softcapping", None):
-                logits = torch.tanh(logits / cap) * cap
+            hidden, targets = hidden[keep], targets[keep]
+            cap = getattr(lm.config, "final_logit_softcapping", None)
+            if not cap and head_loss.usable(lm.lm_head, hidden):
+                if self._head_scratch is None:
+                    self._head_scratch = head_loss.Scratch()
+                loss = head_loss.frozen_head_loss(
+                    hidden, lm.lm_head.weight, targets, self._head_scratch
+                )
+            else:
+                logits = lm.lm_head(hidden)
+                if cap:
+                    logits = torch.tanh(logits / cap) * cap
+                loss = F.cross_entropy(logits.float(), targets, reduction="sum")
             # The sum over the batch divided by the label tokens of the whole
             # accumulated step: the mean transformers computes.
             count = num_items_in_batch if num_items_in_batch is not None else keep.sum()
-            loss = F.cross_entropy(logits.float(), targets[keep], reduction="sum")
             loss = loss / torch.as_tensor(count, device=loss.device).clamp(min=1)
             return (loss, out) if return_outputs else loss
 
@@ -234,7 +247,9 @@ def build_trainer(options: SFTOptions, prepared: Prepared) -> tuple[Any, Any]:
         seed=options.seed,
         logging_steps=1,
         save_steps=options.save_steps,
-        eval_strategy="steps" if has_validation else "no",
+        eval_strategy=(
+            "no" if not has_validation else "epoch" if options.eval_steps is None else "steps"
+        ),
         eval_steps=options.eval_steps,
         report_to="none",
         include_num_input_tokens_seen="non_padding",
