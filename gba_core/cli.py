@@ -269,6 +269,14 @@ def tools(as_json: bool) -> None:
     console.print(table)
     if missing:
         console.print(f"[red]{len(missing)} tool(s) without a twin: {', '.join(missing)}[/]")
+    from gba_core.plugins import list_plugins
+
+    # A tool that is not listed most often comes from a plugin that did not load.
+    if failed := [info.name for info in list_plugins() if info.error]:
+        console.print(
+            f"[yellow]{len(failed)} plugin(s) failed: {', '.join(failed)};"
+            " `gba plugins` says why[/]"
+        )
 
 
 @cli.command()

@@ -71,6 +71,17 @@ def llm_spec_for(role: str, cli: Mapping[str, str | None] | None = None) -> tupl
     return DEFAULT_LLM, "default"
 
 
+TRUE_WORDS = ("1", "yes", "true", "on")
+
+
+def env_flag(name: str) -> bool:
+    """Whether the environment switches ``name`` on: 1, yes, true or on, in any case.
+
+    One reading for every GBA_* switch, so ``GBA_X=0`` means off everywhere.
+    """
+    return os.environ.get(name, "").strip().lower() in TRUE_WORDS
+
+
 def plugin_setting(section: str, name: str, defaults: Mapping[str, Any]) -> Any:
     """A plugin's setting: ``GBA_<NAME>`` in the environment, else ``[section] <name>`` in
     gba.toml, else ``defaults[name]``. Values from the environment or file are converted to
@@ -85,7 +96,7 @@ def plugin_setting(section: str, name: str, defaults: Mapping[str, Any]) -> Any:
     if value is None:
         return default
     if isinstance(default, bool):
-        return str(value).strip().lower() in ("1", "yes", "true", "on")
+        return str(value).strip().lower() in TRUE_WORDS
     if isinstance(default, int | float):
         try:
             return type(default)(value)

@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 import pluggy
 
 from gba_core import PROJECT_NAME, __version__, hookspecs
+from gba_core.config import env_flag
 from gba_core.errors import PluginError
 
 ENTRY_POINT_GROUP = "gba"
@@ -72,14 +73,14 @@ _lock = threading.Lock()
 
 
 def _env_list(name: str) -> set[str] | None:
-    raw = os.environ.get(name)
-    if raw is None:
-        return None
-    return {part.strip() for part in raw.split(",") if part.strip()}
+    """The names in a comma-separated variable; None when it is unset or empty (an
+    empty allow list would silently load no plugin at all)."""
+    names = {part.strip() for part in os.environ.get(name, "").split(",") if part.strip()}
+    return names or None
 
 
 def _strict() -> bool:
-    return os.environ.get("GBA_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
+    return env_flag("GBA_STRICT_PLUGINS")
 
 
 def _selected(name: str, allow: set[str] | None, deny: set[str]) -> bool:
@@ -93,7 +94,7 @@ def _short_error(exc: BaseException) -> str:
 
 
 def _tracing() -> bool:
-    return os.environ.get("GBA_TRACE_PLUGINS", "") not in ("", "0", "false", "no")
+    return env_flag("GBA_TRACE_PLUGINS")
 
 
 def _trace(message: str) -> None:

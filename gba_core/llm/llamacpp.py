@@ -28,7 +28,9 @@ import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+from gba_core.config import env_flag
 from gba_core.errors import ConfigError, InvalidOutputError, LLMError
 from gba_core.llm.base import Completion, Message, SchemaLike, parse_output, schema_dict
 from gba_core.llm.embedded import EMBEDDED_MODELS, embedded_model_path
@@ -314,13 +316,13 @@ def _hits_stop(pieces: list[bytes], stops: tuple[str, ...]) -> bool:
 _log_callback: Any = None
 
 
-def _quiet_llama_logs() -> None:
+def quiet_llama_logs() -> None:
     """Show only llama.cpp's errors; GBA_LLAMA_VERBOSE=1 shows everything.
 
     llama-cpp-python's own filter maps ggml's log levels from before DEBUG existed, so
     with verbose=False it still prints llama.cpp's warnings (e.g. the SWA cache notice)."""
     global _log_callback
-    if _log_callback is not None or os.environ.get("GBA_LLAMA_VERBOSE"):
+    if _log_callback is not None or env_flag("GBA_LLAMA_VERBOSE"):
         return
     import sys
 
@@ -353,7 +355,7 @@ def _load(path: Path, lora: Path | None, n_ctx: int, n_threads: int) -> _LoadedM
     key = (str(path), str(lora) if lora else None, n_ctx, n_threads)
     with _models_lock:
         if key not in _models:
-            _quiet_llama_logs()
+            quiet_llama_logs()
             _models[key] = _LoadedModel(path, lora, n_ctx, n_threads)
         return _models[key]
 
@@ -398,7 +400,8 @@ class LlamaCppLLM:
                 if chat_template == "plain"
                 else "sha256-" + hashlib.sha256(chat_template.encode()).hexdigest()[:12]
             )
-        query = "&".join(f"{k}={v}" for k, v in options.items() if v)
+        # Quoted, so the spec parses back to the same options whatever the path holds.
+        query = "&".join(f"{k}={quote(str(v), safe='/:')}" for k, v in options.items() if v)
         self.spec = f"llama-cpp:{name}" + (f"?{query}" if query else "")
 
     def reset_cache(self) -> None:

@@ -262,6 +262,8 @@ def test_a_load_failure_is_explained_with_its_entry_point_and_cause(monkeypatch)
     traced = CliRunner().invoke(cli, ["plugins", "--traceback"]).output
     assert "Traceback (most recent call last)" in traced
     assert "import does_not_exist_anywhere" in traced
+    listed = CliRunner().invoke(cli, ["tools"]).output
+    assert "1 plugin(s) failed: broken-gba-plugin; `gba plugins` says why" in listed
 
 
 def test_a_misspelt_hook_is_flagged_with_the_likely_name(register_plugin):
@@ -292,7 +294,19 @@ def test_trace_plugins_writes_loads_and_hook_calls_to_stderr(monkeypatch, capsys
     assert "failed: ModuleNotFoundError" in err
     assert re.search(r"register_tools → good-gba-plugin: registered say_hello \([\d.]+ ms\)", err)
     assert "register_tools → core.final_answer: registered final_answer" in err
-    monkeypatch.delenv("GBA_TRACE_PLUGINS")
+    for off in ("0", "false", "No"):  # one reading of on/off for every GBA_* switch
+        monkeypatch.setenv("GBA_TRACE_PLUGINS", off)
+        plugins.reset()
+        load_toolset()
+        assert "gba trace" not in capsys.readouterr().err
+    monkeypatch.setenv("GBA_TRACE_PLUGINS", "ON")
     plugins.reset()
     load_toolset()
-    assert "gba trace" not in capsys.readouterr().err
+    assert "gba trace" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("fresh_plugins", "fake_distributions")
+def test_an_empty_allow_list_counts_as_unset(monkeypatch):
+    monkeypatch.setenv("GBA_STRICT_PLUGINS", "0")
+    monkeypatch.setenv("GBA_PLUGINS", " , ")
+    assert "good-gba-plugin" in {i.name for i in plugins.list_plugins()}

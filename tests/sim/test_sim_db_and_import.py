@@ -196,3 +196,15 @@ def test_import_reads_the_seed_layout_and_reports_unknown_tools(
 def test_status_without_a_database_is_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["sim", "status", "--db", str(tmp_path / "none.sqlite")])
     assert result.exit_code == 2 and "no runs database at" in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["status"], ["export", "--run", "r", "--out", "out"], ["rate", "--run", "r"],
+     ["package", "--run", "r", "--out", "out"], ["trajectories"], ["eval"]],
+)  # fmt: skip
+def test_reading_a_missing_database_is_an_error_and_creates_nothing(tmp_path, command):
+    missing = tmp_path / "typo.sqlite"
+    result = CliRunner().invoke(cli, ["sim", command[0], "--db", str(missing), *command[1:]])
+    assert result.exit_code == 2 and f"no runs database at {missing}" in result.output
+    assert not missing.exists()

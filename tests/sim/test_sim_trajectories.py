@@ -234,6 +234,7 @@ def test_backend_failures_are_kept_as_failed_items_and_retried(sim_db, scripted_
 
 
 def test_no_requests_is_a_clear_error(tmp_path, scripted_backend):
+    RunsDB(tmp_path / "x.sqlite").close()  # a database without requests
     result = CliRunner().invoke(
         cli, ["sim", "trajectories", "--db", str(tmp_path / "x.sqlite"), "--llm", "scripted:t"]
     )

@@ -37,3 +37,22 @@ def test_llama_cpp_with_the_exported_adapter_agrees_with_peft(random_adapter, tm
     ours = greedy(llm)
     assert ours == hf_text, (ours, hf_text)
     assert ours != greedy(LlamaCppLLM("gemma-3-270m", n_ctx=512))  # the adapter acts
+
+
+def test_the_printed_spec_loads_the_adapter_from_any_folder_name(random_adapter, tmp_path):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from gba_core.cli import cli
+    from gba_core.llm import get_llm
+
+    odd = tmp_path / "run & #1 100%"
+    shutil.copytree(random_adapter.path, odd / "adapter")
+    result = CliRunner().invoke(
+        cli, ["train", "export", "--adapter", str(odd), "--base", "gemma-3-270m"]
+    )
+    assert result.exit_code == 0, result.output
+    spec = result.output.split("--planner-llm ", 1)[1].strip().strip("'")
+    assert spec.startswith("llama-cpp:gemma-3-270m?lora=") and "&" not in spec
+    assert get_llm(spec).spec == spec  # llama.cpp loaded the adapter from that folder

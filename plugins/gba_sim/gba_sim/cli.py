@@ -12,7 +12,13 @@ import click
 from gba_core.errors import ConfigError
 
 from .cli_results import compare, eval_, package, rate
-from .options import db_option, executor_options, failure_rate_option, trajectories_shown
+from .options import (
+    db_option,
+    executor_options,
+    existing_db_option,
+    failure_rate_option,
+    trajectories_shown,
+)
 
 if TYPE_CHECKING:
     from .executor import ExecutorConfig
@@ -26,15 +32,13 @@ def sim() -> None:
 
 
 @sim.command()
-@db_option
+@existing_db_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(db_path: Path, as_json: bool) -> None:
     """Counts of requests, trajectories (by status), ratings, LLM calls, tokens and cost
     per run."""
     from .db import RunsDB
 
-    if not db_path.exists():
-        raise ConfigError(f"no runs database at {db_path} (see `gba sim --help`)")
     info = RunsDB(db_path).status()
     if as_json:
         click.echo(json.dumps(info, indent=2))
@@ -114,7 +118,7 @@ def starter(db_path: Path, run_id: str) -> None:
 
 
 @sim.command()
-@db_option
+@existing_db_option
 @click.option("--run", "run_id", default=None, help="Run id (default: <planner>-seed<seed>).")
 @click.option("--planner", default="teacher", show_default=True, help="Planner name.")
 @click.option("--llm", "llm_all", metavar="SPEC", help="LLM for every role.")
@@ -285,7 +289,7 @@ def requests(
 
 
 @sim.command()
-@db_option
+@existing_db_option
 @click.option("--run", "run_id", required=True, help="The run to export.")
 @click.option(
     "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder."

@@ -11,8 +11,8 @@ import click
 from gba_core.errors import ConfigError
 
 from .options import (
-    db_option,
     executor_options,
+    existing_db_option,
     failure_rate_option,
     ratings_shown,
     trajectories_shown,
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@db_option
+@existing_db_option
 @click.option("--run", "run_id", required=True, help="The run whose trajectories to rate.")
 @click.option(
     "--judge",
@@ -74,7 +74,7 @@ def rate(
 
 
 @click.command()
-@db_option
+@existing_db_option
 @click.option(
     "--run",
     "runs",
@@ -194,7 +194,7 @@ def package(
 
 
 @click.command("eval")
-@db_option
+@existing_db_option
 @click.option("--planner", default="fine-tuned", show_default=True)
 @click.option("--planner-llm", metavar="SPEC", help="LLM of the planner being evaluated.")
 @click.option("--simulator-llm", metavar="SPEC", help="LLM that plays the simulated tools.")

@@ -11,17 +11,36 @@ from typing import Any
 
 import click
 
+from gba_core.errors import ConfigError
+
 from .db import DEFAULT_PATH
 
-db_option = click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_PATH,
-    show_default=True,
-    envvar="GBA_SIM_DB",
-    help="The runs database (SQLite); GBA_SIM_DB also sets it.",
-)
+
+def _must_exist(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    # Reading a mistyped path would otherwise create an empty database there.
+    if not value.exists():
+        raise ConfigError(
+            f"no runs database at {value} (check --db or GBA_SIM_DB; `gba sim requests`,"
+            " `gba sim starter` or `gba sim import` create one)"
+        )
+    return value
+
+
+def _db_option(*, must_exist: bool) -> Any:
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=DEFAULT_PATH,
+        show_default=True,
+        envvar="GBA_SIM_DB",
+        callback=_must_exist if must_exist else None,
+        help="The runs database (SQLite); GBA_SIM_DB also sets it.",
+    )
+
+
+db_option = _db_option(must_exist=False)  # commands that create the database
+existing_db_option = _db_option(must_exist=True)  # commands that read it
 
 
 failure_rate_option = click.option(

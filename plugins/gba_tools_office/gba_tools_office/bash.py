@@ -3,10 +3,9 @@ the user allowed it."""
 
 from __future__ import annotations
 
-import os
-
 from pydantic import BaseModel, Field
 
+from gba_core.config import env_flag
 from gba_core.sandbox import run_shell
 from gba_core.schema import Scratchpad
 from gba_core.tools import Tool, ToolContext, structured_answer
@@ -24,7 +23,7 @@ class Command(BaseModel):
 
 
 def allowed(command: str, ctx: ToolContext) -> bool:
-    if ctx.options.get("allow_bash") or os.environ.get("GBA_ALLOW_BASH") in ("1", "true"):
+    if ctx.options.get("allow_bash") or env_flag("GBA_ALLOW_BASH"):
         return True
     if not ctx.interactive:
         return False

@@ -185,9 +185,11 @@ def export(
     if fmt == "lora-gguf":
         target = out or adapter.parent / "adapter.gguf"
         export_lora_gguf(adapter, gguf, target)
-        click.echo(
-            f"{target}\nuse it as: --planner-llm 'llama-cpp:{model_name(gguf)}?lora={target}'"
-        )
+        from urllib.parse import quote
+
+        # Quoted: a path with &, # or % would otherwise break the spec's query string.
+        lora = quote(str(target), safe="/:")
+        click.echo(f"{target}\nuse it as: --planner-llm 'llama-cpp:{model_name(gguf)}?lora={lora}'")
         return
     target = out or adapter.parent / f"merged-{quantize or 'f32'}.gguf"
     from rich.console import Console
