@@ -55,9 +55,10 @@ class PluginInfo:
 
     def fail(self, stage: str, exc: BaseException) -> None:
         self.failed_in = stage
-        self.error = f"{stage}: {_short_error(exc)}" if stage != "load" else _short_error(exc)
-        if stage == "check":
+        if stage == "check":  # a validation message, not an exception worth its type
             self.error = str(exc)
+        else:
+            self.error = _short_error(exc) if stage == "load" else f"{stage}: {_short_error(exc)}"
         self.hint = explain(exc, self, stage)
         self.traceback = "".join(traceback.format_exception(exc))
 
@@ -116,7 +117,7 @@ def explain(exc: BaseException, info: PluginInfo, stage: str) -> str:
         if own == exc.name or own.startswith(exc.name + "."):
             return (
                 f"the entry point names module {own!r}, which is not importable: "
-                f"reinstall {dist} (`gba install --force {dist}`)"
+                f"reinstall {dist} (`gba install --force-reinstall {dist}`)"
             )
         return (
             f"{dist} imports {exc.name!r}, which is not installed in {sys.prefix}: "

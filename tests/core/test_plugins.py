@@ -310,3 +310,16 @@ def test_an_empty_allow_list_counts_as_unset(monkeypatch):
     monkeypatch.setenv("GBA_STRICT_PLUGINS", "0")
     monkeypatch.setenv("GBA_PLUGINS", " , ")
     assert "good-gba-plugin" in {i.name for i in plugins.list_plugins()}
+
+
+@pytest.mark.usefixtures("fresh_plugins")
+def test_an_entry_point_naming_a_missing_module_says_reinstall(tmp_path, monkeypatch):
+    monkeypatch.setenv("GBA_STRICT_PLUGINS", "0")
+    info = tmp_path / "ghost_dist-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ghost-dist\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[gba]\nghost = ghost_module_gone\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ghost = {i.name: i for i in plugins.list_plugins()}["ghost"]
+    assert "module 'ghost_module_gone', which is not importable" in ghost.hint
+    assert "`gba install --force-reinstall ghost-dist`" in ghost.hint
