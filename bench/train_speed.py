@@ -159,7 +159,6 @@ def main() -> None:
             batch_size=1,
             grad_accum=2,
             save_steps=10**6,
-            eval_steps=10**6,
         )
         prepared = dataclasses.replace(prepare(options), validation=None)
         model = AutoModelForCausalLM.from_pretrained(prepared.base.path)

@@ -51,3 +51,13 @@ def test_eval_steps_on_a_dataset_without_requests_asks_to_package_again(tmp_path
     result = CliRunner().invoke(cli, [*args, "llama-cpp:gemma-3-270m"])
     assert result.exit_code != 0
     assert "package it again" in result.output
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-3"])
+def test_validate_takes_epoch_end_or_a_step_count(tmp_path, value):
+    write_dataset(tmp_path / "data", ROW)
+    args = ["train", "sft", "--dataset", str(tmp_path / "data"), "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(cli, [*args, "--validate", value])
+    assert result.exit_code == 2
+    assert "give epoch, end or a number of steps above 0" in result.output
+    assert not (tmp_path / "o").exists()

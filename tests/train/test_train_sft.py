@@ -45,7 +45,7 @@ def write_dataset(folder):
 
 def sft(dataset, out, *extra):
     args = ["train", "sft", "--dataset", str(dataset), "--out", str(out), "--save-steps", "1",
-            "--eval-steps", "1", "--grad-accum", "1", "--threads", "2", *extra]  # fmt: skip
+            "--validate", "1", "--grad-accum", "1", "--threads", "2", *extra]  # fmt: skip
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output
@@ -161,3 +161,38 @@ def test_padding_free_rows_give_the_loss_of_the_examples_taken_one_by_one(tmp_pa
         together = loss(None, model, packed, num_items_in_batch=count)
     # Position ids that restart per example keep the examples from seeing each other.
     assert together.item() == pytest.approx(one_by_one.item(), rel=1e-4)
+
+
+def test_lora_on_the_last_layers_stops_the_backward_pass_below_them(tmp_path):
+    dataset = tmp_path / "dataset"
+    write_dataset(dataset)
+    out = tmp_path / "run"
+    sft(dataset, out, "--max-steps", "1", "--max-length", "96", "--lora-layers", "2",
+        "--validate", "end")  # fmt: skip
+    report = json.loads((out / "report.json").read_text())
+    assert len(report["eval_loss"]) == 1  # validated once, after training
+    config = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert config["layers_to_transform"] == [16, 17]  # the 270M has 18 layers
+    assert set(config["target_modules"]) >= {"q_proj", "o_proj", "gate_proj", "down_proj"}
+
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from gba_train.base import prepare_base
+
+    base = AutoModelForCausalLM.from_pretrained(prepare_base("gemma-3-270m").path)
+    model = PeftModel.from_pretrained(base, out / "adapter", is_trainable=True)
+    layers = model.get_base_model().model.layers
+    needs_grad = {}
+    for index in (15, 16):
+        layers[index].register_forward_hook(
+            lambda module, args, output, index=index: needs_grad.update(
+                {index: (output[0] if isinstance(output, tuple) else output).requires_grad}
+            )
+        )
+    model(input_ids=torch.tensor([[2, 651, 1000]]))
+    # Autograd records nothing below layer 16, so the backward pass never goes there.
+    assert needs_grad == {15: False, 16: True}
+    exported = CliRunner().invoke(cli, ["train", "export", "--adapter", str(out)])
+    assert exported.exit_code == 0, exported.output

@@ -20,6 +20,12 @@ def train() -> None:
     becomes a planner that knows the installed tools without their descriptions."""
 
 
+def _check_validate(value: str) -> str:
+    if value in ("epoch", "end") or (value.isdigit() and int(value) > 0):
+        return value
+    raise click.BadParameter(f"{value!r}: give epoch, end or a number of steps above 0")
+
+
 @train.command()
 @dataset_option
 @click.option(
@@ -45,6 +51,13 @@ def train() -> None:
     default="all-linear",
     show_default=True,
     help="Comma-separated module names (q_proj,v_proj,...) or all-linear.",
+)
+@click.option(
+    "--lora-layers",
+    type=click.IntRange(1),
+    default=None,
+    help="Adapt only the last N decoder layers: the backward pass stops below them, so"
+    " steps are faster.  [default: all layers]",
 )
 @click.option("--epochs", type=click.FloatRange(0, min_open=True), default=1.0, show_default=True)
 @click.option(
@@ -77,10 +90,13 @@ def train() -> None:
 )
 @click.option("--save-steps", type=click.IntRange(1), default=50, show_default=True)
 @click.option(
-    "--eval-steps",
-    type=click.IntRange(1),
-    default=None,
-    help="Validation loss every N optimizer steps.  [default: once per epoch, and at the end]",
+    "--validate",
+    default="epoch",
+    show_default=True,
+    callback=lambda ctx, param, value: _check_validate(value),
+    help="When to compute the validation loss: after each epoch, once at the end, or every"
+    " N optimizer steps (epoch, end or N). Each pass costs about half a training epoch"
+    " over the validation examples.",
 )
 def sft(
     dataset: Path,

@@ -21,6 +21,7 @@ from gba_core.errors import ConfigError
 
 from .base import prepare_base
 from .data import IGNORE, Encoded, Renderer, encode, read_split
+from .frozen_prefix import FrozenPrefix
 
 
 @dataclass
@@ -33,6 +34,7 @@ class SFTOptions:
     lora_alpha: int = 32
     lora_dropout: float = 0.0  # peft's default; dropout costs ~8% of a CPU step
     target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
+    lora_layers: int | None = None  # LoRA on the last N decoder layers only
     epochs: float = 1.0
     max_steps: int = -1  # overrides epochs when > 0
     learning_rate: float = 2e-4
@@ -46,7 +48,7 @@ class SFTOptions:
     padding_free: bool = False  # a batch is one row of concatenated examples
     qlora: bool = False  # 4-bit base (bitsandbytes), CUDA only
     save_steps: int = 50
-    eval_steps: int | None = None  # None: once per epoch
+    validate: str = "epoch"  # "epoch", "end" or a number of optimizer steps
 
 
 def _causal_lm(model: Any) -> Any:
@@ -109,12 +111,16 @@ def make_trainer_class() -> type:
                 # sharded weights) and trl scales the loss per process: trl's own path.
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             lm = _causal_lm(model)
-            out = lm.model(
-                input_ids=inputs["input_ids"],
-                attention_mask=inputs.get("attention_mask"),
-                position_ids=inputs.get("position_ids"),
-                use_cache=False,
-            )
+            prefix = getattr(self, "frozen_prefix", None)
+            if prefix is not None and prefix.usable(inputs):
+                out = prefix.forward(lm.model, inputs)
+            else:
+                out = lm.model(
+                    input_ids=inputs["input_ids"],
+                    attention_mask=inputs.get("attention_mask"),
+                    position_ids=inputs.get("position_ids"),
+                    use_cache=False,
+                )
             hidden = out.last_hidden_state[:, :-1]
             targets = inputs["labels"][:, 1:]
             keep = targets != IGNORE
@@ -206,18 +212,58 @@ def use_bf16() -> bool:
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
-def lora_config(options: SFTOptions) -> Any:
+def lora_config(options: SFTOptions, model: Any = None) -> Any:
+    """peft's LoraConfig; ``model`` (the base) is needed with ``lora_layers`` only."""
     from peft import LoraConfig
 
+    targets: str | list[str] = (
+        "all-linear" if options.target_modules == ["all-linear"] else options.target_modules
+    )
+    layers: dict[str, Any] = {}
+    if options.lora_layers:
+        if model is None:
+            raise ValueError("lora_config needs the model to place adapters on the last layers")
+        # With no adapter below layer L-N and frozen embeddings, autograd has nothing to
+        # reach under it: the backward pass stops at the lowest adapted layer.
+        total = int(model.config.get_text_config().num_hidden_layers)
+        if options.lora_layers > total:
+            raise ConfigError(f"--lora-layers {options.lora_layers}: the base has {total} layers")
+        if targets == "all-linear":
+            targets = decoder_linear_names(model)  # peft takes layers only with named modules
+        layers = {
+            "layers_to_transform": list(range(total - options.lora_layers, total)),
+            "layers_pattern": "layers",
+        }
     return LoraConfig(
         r=options.lora_r,
         lora_alpha=options.lora_alpha,
         lora_dropout=options.lora_dropout,
-        target_modules=(
-            "all-linear" if options.target_modules == ["all-linear"] else options.target_modules
-        ),
+        target_modules=targets,
         task_type="CAUSAL_LM",
+        **layers,
     )
+
+
+def decoder_linear_names(model: Any) -> list[str]:
+    """The names of the linear layers inside the decoder blocks (what all-linear adapts)."""
+    import torch
+
+    return sorted(
+        {
+            name.rsplit(".", 1)[-1]
+            for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear) and ".layers." in name
+        }
+    )
+
+
+def validation_schedule(validate: str, has_validation: bool) -> dict[str, Any]:
+    """SFTConfig's evaluation settings for ``--validate`` (``end`` is run after training)."""
+    if not has_validation or validate == "end":
+        return {"eval_strategy": "no"}
+    if validate == "epoch":
+        return {"eval_strategy": "epoch"}
+    return {"eval_strategy": "steps", "eval_steps": int(validate)}
 
 
 def build_trainer(options: SFTOptions, prepared: Prepared) -> tuple[Any, Any]:
@@ -247,10 +293,7 @@ def build_trainer(options: SFTOptions, prepared: Prepared) -> tuple[Any, Any]:
         seed=options.seed,
         logging_steps=1,
         save_steps=options.save_steps,
-        eval_strategy=(
-            "no" if not has_validation else "epoch" if options.eval_steps is None else "steps"
-        ),
-        eval_steps=options.eval_steps,
+        **validation_schedule(options.validate, has_validation),
         report_to="none",
         include_num_input_tokens_seen="non_padding",
         # Packed rows are kept apart by their position ids; transformers builds the
@@ -266,9 +309,13 @@ def build_trainer(options: SFTOptions, prepared: Prepared) -> tuple[Any, Any]:
         train_dataset=Dataset.from_list(prepared.train_set.examples),
         eval_dataset=Dataset.from_list(validation.examples) if has_validation else None,
         processing_class=prepared.tokenizer,
-        peft_config=lora_config(options),
+        peft_config=lora_config(options, model),
         callbacks=[timer],
     )
+    if options.lora_layers and not options.gradient_checkpointing:
+        total = int(model.config.get_text_config().num_hidden_layers)
+        if options.lora_layers < total:
+            trainer.frozen_prefix = FrozenPrefix(total - options.lora_layers)
     return trainer, timer
 
 
@@ -286,6 +333,8 @@ def train(options: SFTOptions) -> dict[str, Any]:
     checkpoints = options.out / "checkpoints"
     resume = options.resume and any(checkpoints.glob("checkpoint-*"))
     result = trainer.train(resume_from_checkpoint=True if resume else None)
+    if options.validate == "end" and validation is not None and validation.examples:
+        trainer.evaluate()  # logged into the history like the scheduled ones
     adapter = options.out / "adapter"
     trainer.model.save_pretrained(adapter)
     history = trainer.state.log_history
