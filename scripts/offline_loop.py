@@ -48,6 +48,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=4.0)
     parser.add_argument("--learning-rate", default="1e-3")
     parser.add_argument("--grad-accum", default="4")
+    parser.add_argument(
+        "--lora-layers", default="9", help="adapt the last N of the 18 layers ('all': every one)"
+    )
     parser.add_argument("--max-steps", type=int, default=-1, help="overrides --epochs")
     parser.add_argument("--step-runs", type=int, default=2, help="eval-steps runs")
     parser.add_argument("--step-limit", type=int, default=None, help="held-out steps")
@@ -91,7 +94,8 @@ def main() -> None:
         [
             "train", "sft", "--dataset", str(dataset), "--out", str(planner_dir),
             "--epochs", str(args.epochs), "--learning-rate", args.learning_rate,
-            "--grad-accum", args.grad_accum, "--resume", *training,
+            "--grad-accum", args.grad_accum, "--validate", "end", "--resume", *training,
+            *(["--lora-layers", args.lora_layers] if args.lora_layers != "all" else []),
         ],
         times,
     )  # fmt: skip
