@@ -215,6 +215,26 @@ def test_prices_give_the_cost_of_calls_not_replayed(sim_db, scripted_backend):
     assert bad.exit_code == 2 and "expected a prompt and a completion price" in bad.output
 
 
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("sim = 3\n", "[sim] must be a table"),
+        ("[sim]\nprices = 3\n", "[sim.prices] must be a table"),
+    ],
+)
+def test_a_sim_setting_that_is_not_a_table_is_a_one_line_error(
+    tmp_path, monkeypatch, toml, message
+):
+    from gba_core.errors import ConfigError
+    from gba_sim.usage import load_prices
+
+    (tmp_path / "gba.toml").write_text(toml)
+    monkeypatch.setenv("GBA_CONFIG", str(tmp_path / "gba.toml"))
+    with pytest.raises(ConfigError) as raised:
+        load_prices()
+    assert str(raised.value) == f"{tmp_path / 'gba.toml'}: {message}"
+
+
 def test_backend_failures_are_kept_as_failed_items_and_retried(sim_db, scripted_backend):
     db = RunsDB(sim_db)
     db.add_requests([Request(id="q9", text="Please FAIL here")])

@@ -61,7 +61,10 @@ def load_prices(cli: Iterable[str] = ()) -> Prices:
     from gba_core.config import config_path, load_file_config
 
     prices: Prices = {}
-    table = load_file_config().get("sim", {}).get("prices", {})
+    sim = load_file_config().get("sim", {})
+    if not isinstance(sim, dict):
+        raise ConfigError(f"{config_path()}: [sim] must be a table")
+    table = sim.get("prices", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{config_path()}: [sim.prices] must be a table")
     items = [(spec, value, f"[sim.prices] {spec}") for spec, value in table.items()]
