@@ -11,6 +11,10 @@ Generation runs in our own token loop rather than llama-cpp-python's sampler cha
   (which aborts the process from C++, beyond Python's reach).
 * KV-cache prefix reuse across calls: the steps of one request share a growing prefix,
   so only the new tokens are evaluated.
+* Jump-forward: where the grammar allows only one way on (``", "task": "`` between two
+  fields of a plan), the forced text is tokenized and evaluated in one batch with the
+  picked token instead of asking the model token by token; ``GBA_LLAMA_NO_JUMP_FORWARD=1``
+  turns it off.
 
 One model is loaded once per process per (path, adapter, context size) and every call
 holds its lock: llama.cpp contexts are not thread-safe.
@@ -25,6 +29,7 @@ import json
 import os
 import threading
 import time
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -46,6 +51,10 @@ PROMPT_CHUNK = 64
 TOP_K = 40
 TOP_P = 0.95
 SHORTLIST = 1024
+# Jump-forward re-tokenizes the last few generated tokens with the forced text and uses
+# it only when they come out unchanged, so the model sees the split it would be trained on.
+JUMP_WINDOW = 4
+JUMP_MAX_BYTES = 256
 
 
 @lru_cache(maxsize=64)
@@ -84,14 +93,45 @@ class _Grammar:
         if not self._sampler:
             raise LLMError("llama.cpp rejected the grammar built from the schema")
 
-    def _apply(self, data: Any, size: int) -> None:
+    def _apply(self, data: Any, size: int, sampler: Any = None) -> None:
         arr = self._lib.llama_token_data_array(
             data=data.ctypes.data_as(self._lib.llama_token_data_p),
             size=size,
             selected=-1,
             sorted=False,
         )
-        self._lib.llama_sampler_apply(self._sampler, ctypes.byref(arr))
+        self._lib.llama_sampler_apply(sampler or self._sampler, ctypes.byref(arr))
+
+    def _only_byte(self, sampler: Any) -> int | None:
+        """The one ASCII byte ``sampler`` admits next, or None when it admits several, a
+        non-ASCII character, nothing, or the end."""
+        import numpy as np
+
+        probe = self._loaded.probe
+        probe.logit[:] = 0.0
+        self._apply(probe, probe.shape[0], sampler)
+        admitted = np.flatnonzero(np.isfinite(probe.logit))
+        # The probe holds a one-byte token for every byte that can start a character
+        # and an end-of-generation token last: one admitted entry is the only way on.
+        if admitted.size != 1 or (byte := int(self._loaded.probe_bytes[admitted[0]])) >= 128:
+            return None
+        return byte
+
+    def forced_text(self) -> bytes:
+        """The bytes the grammar allows one way only from here (empty if none)."""
+        if self._loaded.probe is None or (byte := self._only_byte(self._sampler)) is None:
+            return b""
+        # Walk a copy: the caller accepts only the tokens it actually evaluates.
+        walker = self._lib.llama_sampler_clone(self._sampler)
+        text = bytearray()
+        try:
+            while byte is not None and len(text) < JUMP_MAX_BYTES:
+                text.append(byte)
+                self._lib.llama_sampler_accept(walker, self._loaded.byte_tokens[byte])
+                byte = self._only_byte(walker)
+        finally:
+            self._lib.llama_sampler_free(walker)
+        return bytes(text)
 
     def allows(self, token: int, logit: float) -> bool:
         one = self._loaded.one
@@ -144,6 +184,16 @@ class _Grammar:
             self._sampler = None
 
 
+@dataclass
+class Generation:
+    text: str
+    evaluated: int  # prompt tokens evaluated (the rest came from the cache)
+    prompt_seconds: float
+    tokens: int  # tokens generated
+    forced: int  # of which the grammar forced, evaluated without a decode of their own
+    finish: str  # "stop" or "length"
+
+
 class _LoadedModel:
     def __init__(self, path: Path, lora: Path | None, n_ctx: int, n_threads: int) -> None:
         import numpy as np
@@ -179,7 +229,28 @@ class _LoadedModel:
         self.one = np.recarray((1,), dtype=dtype)
         self.shortlist = np.recarray((min(SHORTLIST, self.n_vocab),), dtype=dtype)
         self.all_ids = np.arange(self.n_vocab, dtype=np.intc)
+        self.byte_tokens, self.probe, self.probe_bytes = self._byte_probe(dtype)
         self._reusable = 0  # leading tokens of the cache that later prompts may reuse
+
+    def _byte_probe(self, dtype: Any) -> tuple[dict[int, int], Any, Any]:
+        """One-byte tokens for jump-forward: ``byte_tokens`` maps each byte to its token;
+        the probe holds one for every byte a character can start with, then an
+        end-of-generation token. Without all of them the probe is None (no jump-forward)."""
+        import numpy as np
+
+        byte_tokens: dict[int, int] = {}
+        for byte in range(256):
+            tokens = self.llama.tokenize(bytes([byte]), add_bos=False, special=False)
+            if len(tokens) == 1 and self.piece(tokens[0]) == bytes([byte]):
+                byte_tokens[byte] = tokens[0]
+        starts = [b for b in range(256) if not 0x80 <= b < 0xC0]  # not continuation bytes
+        eog = self.llama._model.token_eos()
+        if eog < 0 or any(b not in byte_tokens for b in starts):
+            return byte_tokens, None, None
+        probe = np.recarray((len(starts) + 1,), dtype=dtype)
+        probe.id[:] = [byte_tokens[b] for b in starts] + [eog]
+        probe.p[:] = 0.0
+        return byte_tokens, probe, np.array([*starts, 256])
 
     def piece(self, token: int, *, special: bool = False) -> bytes:
         """The bytes of one token (llama-cpp-python's own helper returns them padded
@@ -253,8 +324,7 @@ class _LoadedModel:
         max_tokens: int,
         seed: int | None,
         stops: tuple[str, ...],
-    ) -> tuple[str, int, float, int, str]:
-        """Returns (text, tokens evaluated, prompt seconds, tokens generated, finish)."""
+    ) -> Generation:
         import numpy as np
 
         n_ctx = self.llama.n_ctx()
@@ -265,11 +335,13 @@ class _LoadedModel:
         prompt_seconds = time.perf_counter() - t0
         rng = np.random.default_rng(seed)
         grammar = _Grammar(self, gbnf) if gbnf else None
+        jump = grammar is not None and not env_flag("GBA_LLAMA_NO_JUMP_FORWARD")
         out: list[int] = []
         pieces: list[bytes] = []
         finish = "length"
+        n_forced = 0
         try:
-            for _ in range(max_tokens):
+            while len(out) < max_tokens:
                 logits = self.logits()
                 token = _pick(logits, temperature, rng)
                 if grammar is not None and not grammar.allows(token, float(logits[token])):
@@ -288,7 +360,19 @@ class _LoadedModel:
                 if stops and _hits_stop(pieces, stops):
                     finish = "stop"
                     break
-                self.llama.eval([token])
+                batch = [token]
+                if jump:
+                    forced, done = self._forced_tokens(grammar, out, pieces, max_tokens)
+                    n_forced += len(forced)
+                    for extra in forced:
+                        grammar.accept(extra)
+                        out.append(extra)
+                        pieces.append(self.piece(extra))
+                    if done:
+                        finish = "stop"
+                        break
+                    batch += forced
+                self.llama.eval(batch)
         finally:
             if grammar is not None:
                 grammar.close()
@@ -297,7 +381,30 @@ class _LoadedModel:
             cut = text.find(stop)
             if cut >= 0:
                 text = text[:cut]
-        return text, evaluated, prompt_seconds, len(out), finish
+        return Generation(text, evaluated, prompt_seconds, len(out), n_forced, finish)
+
+    def _forced_tokens(
+        self, grammar: Any, out: list[int], pieces: list[bytes], max_tokens: int
+    ) -> tuple[list[int], bool]:
+        """The tokens of the text the grammar forces next, and whether they end the JSON.
+
+        Unless they end it, the last forced token is left to the model: the text after it
+        may merge with it into another token. The forced text is tokenized together with
+        the last JUMP_WINDOW generated tokens and used only if they come out unchanged.
+        """
+        text = grammar.forced_text()
+        if not text:
+            return [], False
+        k = min(len(out), JUMP_WINDOW)
+        tokens = self.llama.tokenize(b"".join(pieces[-k:]) + text, add_bos=False, special=False)
+        if tokens[:k] != out[-k:]:
+            return [], False
+        forced = tokens[k:]
+        done = _complete_json([*pieces, text])
+        if not done:
+            forced = forced[:-1]
+        room = max_tokens - len(out)
+        return forced[:room], done and len(forced) <= room
 
 
 def _complete_json(pieces: list[bytes]) -> bool:
@@ -438,7 +545,7 @@ class LlamaCppLLM:
             tokens = self._model.tokenize_prompt(prompt_text)
             # The context may hold fewer tokens than asked for.
             limit = min(max_tokens or DEFAULT_MAX_TOKENS, self._model.llama.n_ctx() - len(tokens))
-            text, evaluated, prompt_seconds, n_out, finish = self._model.generate(
+            gen = self._model.generate(
                 tokens,
                 gbnf=gbnf,
                 temperature=temperature,
@@ -448,19 +555,24 @@ class LlamaCppLLM:
             )
         seconds = time.perf_counter() - start
         completion = Completion(
-            content=text,
+            content=gen.text,
             prompt_tokens=len(tokens),
-            completion_tokens=n_out,
+            completion_tokens=gen.tokens,
             seconds=seconds,
             model=self.spec,
-            prompt_tokens_evaluated=evaluated,
-            extra={"prompt_seconds": prompt_seconds, "finish_reason": finish},
+            prompt_tokens_evaluated=gen.evaluated,
+            extra={
+                "prompt_seconds": gen.prompt_seconds,
+                "finish_reason": gen.finish,
+                "forced_tokens": gen.forced,
+            },
         )
         if schema is not None:
-            if finish == "length":
+            if gen.finish == "length":
                 raise InvalidOutputError(
-                    f"output cut after {n_out} tokens (the limit) before the JSON was complete",
-                    text,
+                    f"output cut after {gen.tokens} tokens (the limit)"
+                    " before the JSON was complete",
+                    gen.text,
                 )
-            completion.parsed = parse_output(text, schema)
+            completion.parsed = parse_output(gen.text, schema)
         return completion

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from gba_core.errors import ConfigError
 from gba_core.llm import get_llm
+from gba_core.llm.llamacpp import _Grammar, schema_to_grammar
 from gba_core.planners import ZeroShotPlanner
 from gba_core.schema import plan_model
 from gba_core.tools import SimulatedTool
@@ -69,7 +70,7 @@ class Palette(BaseModel):
     title: str = Field(max_length=40)
     kind: str = Field(json_schema_extra={"enum": ["rainbow", "pastel"]})
     colours: list[Colour] = Field(min_length=1, max_length=3)
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=60)
 
 
 def test_constrained_output_follows_refs_enums_and_bounds(embedded):
@@ -80,6 +81,8 @@ def test_constrained_output_follows_refs_enums_and_bounds(embedded):
     assert isinstance(palette, Palette)
     assert palette.kind in ("rainbow", "pastel") and 1 <= len(palette.colours) <= 3
     assert out.extra["finish_reason"] == "stop"
+    # json.dumps's layout, the one plans are trained on: no whitespace choices
+    assert out.content == json.dumps(json.loads(out.content), ensure_ascii=False)
 
 
 class Booking(BaseModel):
@@ -115,6 +118,56 @@ def test_zero_shot_plans_are_valid_for_several_requests(embedded):
         result = planner.plan(request, [])
         model.model_validate(result.plan.model_dump())
         assert result.completion.completion_tokens < 600
+
+
+class Pick(BaseModel):
+    tool: str = Field(json_schema_extra={"enum": ["search_web", "search_wiki"]})
+    note: str = Field(max_length=10)
+
+
+class Cafe(BaseModel):
+    name: str = Field(json_schema_extra={"enum": ["café"]})
+
+
+def forced_after(model, schema, written: bytes) -> bytes:
+    grammar = _Grammar(model, schema_to_grammar(json.dumps(schema.model_json_schema())))
+    try:
+        for token in model.llama.tokenize(written, add_bos=False, special=False):
+            grammar.accept(token)
+        return grammar.forced_text()
+    finally:
+        grammar.close()
+
+
+def test_the_grammar_forces_text_up_to_the_next_choice(embedded):
+    model = embedded._model
+    assert forced_after(model, Pick, b"") == b'{"tool": "search_w'  # web or wiki
+    assert forced_after(model, Pick, b'{"tool": "search_wi') == b'ki", "note": "'
+    assert forced_after(model, Pick, b'{"tool": "search_wiki", "note": "a') == b""
+    # only ASCII is forced: the decoder leaves multi-byte characters to the model
+    assert forced_after(model, Cafe, b"") == b'{"name": "caf'
+
+
+@pytest.mark.parametrize("jump", [True, False])
+def test_forced_text_is_evaluated_without_decodes_of_its_own(embedded, monkeypatch, jump):
+    model = embedded._model
+    decodes = []
+    logits = model.logits
+    monkeypatch.setattr(model, "logits", lambda: decodes.append(1) or logits())
+    monkeypatch.setenv("GBA_LLAMA_NO_JUMP_FORWARD", "0" if jump else "1")
+    tools = {name: SimulatedTool(name, "A tool.") for name in ("search_wikipedia", "final_answer")}
+    result = ZeroShotPlanner(tools, embedded).plan("Who wrote Hamlet?", [])
+    completion = result.completion
+    assert completion.extra["finish_reason"] == "stop"
+    content = completion.content
+    assert content == json.dumps(json.loads(content), ensure_ascii=False)
+    forced = completion.extra["forced_tokens"]
+    if jump:
+        # at least the keys between the four fields of a plan
+        assert forced >= 3
+    else:
+        assert forced == 0
+    assert len(decodes) == completion.completion_tokens - forced
 
 
 def test_sampling_is_seeded_and_independent_of_the_cache(embedded):

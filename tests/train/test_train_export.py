@@ -32,7 +32,7 @@ def test_llama_cpp_with_the_exported_adapter_agrees_with_peft(random_adapter, tm
         with backend._model.lock:
             return backend._model.generate(
                 ids, gbnf=None, temperature=0.0, max_tokens=NEW_TOKENS, seed=None, stops=()
-            )[0]
+            ).text
 
     ours = greedy(llm)
     assert ours == hf_text, (ours, hf_text)
