@@ -303,19 +303,19 @@ def build_trainer(options: SFTOptions, prepared: Prepared) -> tuple[Any, Any]:
         remove_unused_columns=False,
     )
     timer = make_step_timer()
+    peft_config = lora_config(options, model)
     trainer = make_trainer_class()(
         model=model,
         args=config,
         train_dataset=Dataset.from_list(prepared.train_set.examples),
         eval_dataset=Dataset.from_list(validation.examples) if has_validation else None,
         processing_class=prepared.tokenizer,
-        peft_config=lora_config(options, model),
+        peft_config=peft_config,
         callbacks=[timer],
     )
-    if options.lora_layers and not options.gradient_checkpointing:
-        total = int(model.config.get_text_config().num_hidden_layers)
-        if options.lora_layers < total:
-            trainer.frozen_prefix = FrozenPrefix(total - options.lora_layers)
+    first = min(peft_config.layers_to_transform or [0])
+    if first > 0 and not options.gradient_checkpointing:
+        trainer.frozen_prefix = FrozenPrefix(first)
     return trainer, timer
 
 
