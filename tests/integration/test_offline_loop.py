@@ -51,6 +51,11 @@ def test_the_reduced_loop_runs_every_stage_and_records_its_figures(tmp_path):
     assert tokens["fine-tuned"]["mean"] * 2 < tokens["zero-shot"]["mean"]
     # Both planners are grammar-constrained: every plan fits the schema.
     assert summary["valid_plan_rate"]["fine-tuned"]["mean"] == 1.0
+    # eval-steps records how many tokens each plan took (what seconds per step follow)
+    steps = json.loads((out / "steps-fine-tuned.json").read_text())
+    written = [outcome["plan_tokens"] for outcome in steps["steps"][0]]
+    assert all(n > 0 for n in written)
+    assert steps["runs"][0]["plan_tokens"] == pytest.approx(sum(written) / len(written))
     for planner in ("zero-shot", "fine-tuned"):
         evaluated = json.loads((out / f"sim-{planner}.json").read_text())
         assert evaluated["requests"] == 2

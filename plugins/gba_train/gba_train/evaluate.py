@@ -20,7 +20,13 @@ from typing import Any
 from gba_core.errors import ConfigError, InvalidOutputError, LLMError
 from gba_core.schema import ScratchpadEntry
 
-METRICS = ("next_tool_accuracy", "valid_plan_rate", "prompt_tokens", "seconds_per_step")
+METRICS = (
+    "next_tool_accuracy",
+    "valid_plan_rate",
+    "prompt_tokens",
+    "plan_tokens",
+    "seconds_per_step",
+)
 
 
 @dataclass
@@ -31,6 +37,7 @@ class StepOutcome:
     chosen_tool: str | None  # None: no valid plan
     prompt_tokens: int
     seconds: float
+    plan_tokens: int = 0  # tokens the planner wrote (0: no valid plan)
 
 
 @dataclass
@@ -85,8 +92,9 @@ def score_run(
         try:
             result = planner.plan(row["request"], scratchpad)
             chosen, tokens = result.plan.selected_tool, result.completion.prompt_tokens
+            written = result.completion.completion_tokens
         except (InvalidOutputError, LLMError):
-            chosen, tokens = None, 0
+            chosen, tokens, written = None, 0, 0
         outcomes.append(
             StepOutcome(
                 trajectory_id=row.get("trajectory_id", ""),
@@ -95,6 +103,7 @@ def score_run(
                 chosen_tool=chosen,
                 prompt_tokens=tokens,
                 seconds=time.perf_counter() - started,
+                plan_tokens=written,
             )
         )
     valid = [o for o in outcomes if o.chosen_tool is not None]
@@ -103,6 +112,7 @@ def score_run(
         / len(outcomes),
         "valid_plan_rate": len(valid) / len(outcomes),
         "prompt_tokens": statistics.fmean(o.prompt_tokens for o in valid) if valid else 0.0,
+        "plan_tokens": statistics.fmean(o.plan_tokens for o in valid) if valid else 0.0,
         "seconds_per_step": statistics.fmean(o.seconds for o in outcomes),
     }
     return metrics, outcomes
