@@ -9,10 +9,7 @@ Differences from llama-cpp-python's converter that matter here:
   optional groups, which for a 500-character bound is a 500-deep grammar stack);
 * numbers have bounded digit counts and strings exclude raw control characters, so
   a degenerate model cannot write digits or newlines until ``max_tokens`` cuts the JSON;
-* the layout is fixed to ``json.dumps``'s default (``", "`` between items, ``": "`` after
-  keys, no other whitespace): the text fine-tuned planners were trained on, no
-  pretty-printing tokens to pay for, and no whitespace choice between forced characters,
-  so a decoder can write a forced run (``", "tool": "``) without asking the model.
+* whitespace between tokens is at most one space (no pretty-printing tokens to pay for).
 """
 
 from __future__ import annotations
@@ -23,15 +20,16 @@ import re
 from typing import Any
 
 PRIMITIVES = {
+    "space": '" "?',
     "char": r'[^"\\\x00-\x1F\x7F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})',
-    "integer": '"-"? ("0" | [1-9] [0-9]{0,15})',
-    "number": '"-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?',
-    "boolean": '"true" | "false"',
-    "null": '"null"',
-    "string": '"\\"" char* "\\""',
+    "integer": '"-"? ("0" | [1-9] [0-9]{0,15}) space',
+    "number": '"-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})? space',
+    "boolean": '("true" | "false") space',
+    "null": '"null" space',
+    "string": '"\\"" char* "\\"" space',
     "value": "object | array | string | number | boolean | null",
-    "object": '"{" (string ": " value (", " string ": " value)*)? "}"',
-    "array": '"[" (value (", " value)*)? "]"',
+    "object": '"{" space (string ":" space value ("," space string ":" space value)*)? "}" space',
+    "array": '"[" space (value ("," space value)*)? "]" space',
 }
 
 
@@ -128,10 +126,12 @@ class _Converter:
                 self.rules[name] = self.visit(self._resolve(ref), name)
             return self._refs[ref]
         if "const" in schema:
-            return self._rule(hint, literal(json.dumps(schema["const"], ensure_ascii=False)))
+            self._primitive("space")
+            return self._rule(hint, literal(json.dumps(schema["const"])) + " space")
         if "enum" in schema:
+            self._primitive("space")
             options = " | ".join(literal(json.dumps(v, ensure_ascii=False)) for v in schema["enum"])
-            return self._rule(hint, f"({options})")
+            return self._rule(hint, f"({options}) space")
         for key in ("anyOf", "oneOf"):
             if key in schema:
                 alts = [self.visit(s, f"{hint}-{i}") for i, s in enumerate(schema[key])]
@@ -150,52 +150,57 @@ class _Converter:
             return self._string(schema, hint)
         if kind == "integer" and (choices := _small_integer_range(schema)) is not None:
             # A rating from 1 to 5 is one of five literals: a model cannot write 7.
-            return self._rule(hint, "(" + " | ".join(f'"{v}"' for v in choices) + ")")
+            self._primitive("space")
+            return self._rule(hint, "(" + " | ".join(f'"{v}"' for v in choices) + ") space")
         if kind in ("integer", "number", "boolean", "null"):
             return self._primitive(kind)
         raise ValueError(f"unsupported schema at {hint!r}: {json.dumps(schema)[:200]}")
 
     def _string(self, schema: dict[str, Any], hint: str) -> str:
         if (fmt := schema.get("format")) in STRING_FORMATS:
-            return self._rule(hint, f'"\\"" {STRING_FORMATS[fmt]} "\\""')
+            self._primitive("space")
+            return self._rule(hint, f'"\\"" {STRING_FORMATS[fmt]} "\\"" space')
         low, high = schema.get("minLength", 0), schema.get("maxLength")
         if not low and high is None:
             return self._primitive("string")
         self._primitive("char")
+        self._primitive("space")
         bound = f"{{{low},{high}}}" if high is not None else f"{{{low},}}"
-        return self._rule(hint, f'"\\"" char{bound} "\\""')
+        return self._rule(hint, f'"\\"" char{bound} "\\"" space')
 
     def _array(self, schema: dict[str, Any], hint: str) -> str:
+        self._primitive("space")
         item = self.visit(schema.get("items", {}), f"{hint}-item")
         low, high = schema.get("minItems", 0), schema.get("maxItems")
-        more = f'(", " {item})'
+        more = f'("," space {item})'
         if high == 0:
-            body = '"[" "]"'
+            body = '"[" space "]" space'
         elif low == 0:
             tail = f"{more}{{0,{high - 1}}}" if high is not None else f"{more}*"
-            body = f'"[" ({item} {tail})? "]"'
+            body = f'"[" space ({item} {tail})? "]" space'
         else:
             tail = (
                 f"{more}{{{low - 1},{high - 1}}}" if high is not None else f"{more}{{{low - 1},}}"
             )
-            body = f'"[" {item} {tail} "]"'
+            body = f'"[" space {item} {tail} "]" space'
         return self._rule(hint, body)
 
     def _object(self, schema: dict[str, Any], hint: str) -> str:
+        self._primitive("space")
         props: dict[str, Any] = schema.get("properties", {})
         if not props:
             return self._primitive("object")
         required = [p for p in props if p in schema.get("required", [])]
         optional = [p for p in props if p not in required]
         pairs = {
-            p: f'{literal(json.dumps(p, ensure_ascii=False))} ": " {self.visit(s, f"{hint}-{p}")}'
+            p: f'{literal(json.dumps(p))} space ":" space {self.visit(s, f"{hint}-{p}")}'
             for p, s in props.items()
         }
-        body = ' ", " '.join(pairs[p] for p in required)
+        body = ' "," space '.join(pairs[p] for p in required)
         if optional and required:
             # Optional properties keep schema order after the required ones; each may be
             # left out, and each brings its own leading comma.
-            body += "".join(f' (", " {pairs[p]})?' for p in optional)
+            body += "".join(f' ("," space {pairs[p]})?' for p in optional)
         elif optional:
             # No required property to lead: whichever optional property comes first
             # must not have a comma. rest-i = "some of the optional properties from i on".
@@ -206,13 +211,13 @@ class _Converter:
             for i in range(len(optional) - 1, -1, -1):
                 alts = [
                     pairs[optional[i]]
-                    + (f' (", " {names[i + 1]})?' if i + 1 < len(optional) else "")
+                    + (f' ("," space {names[i + 1]})?' if i + 1 < len(optional) else "")
                 ]
                 if i + 1 < len(optional):
                     alts.append(names[i + 1])
                 self.rules[names[i]] = " | ".join(alts)
             body = f"({names[0]})?"
-        return self._rule(hint, f'"{{" {body} "}}"')
+        return self._rule(hint, f'"{{" space {body} "}}" space')
 
 
 def json_schema_to_gbnf(schema: dict[str, Any]) -> str:

@@ -11,10 +11,10 @@ Generation runs in our own token loop rather than llama-cpp-python's sampler cha
   (which aborts the process from C++, beyond Python's reach).
 * KV-cache prefix reuse across calls: the steps of one request share a growing prefix,
   so only the new tokens are evaluated.
-* Jump-forward: where the grammar allows only one way on (``", "task": "`` between two
-  fields of a plan), the forced text is tokenized and evaluated in one batch with the
-  picked token instead of asking the model token by token; ``GBA_LLAMA_NO_JUMP_FORWARD=1``
-  turns it off.
+* Jump-forward: where the grammar allows only one way on (the rest of a key such as
+  ``context_information_summary"``, or of a tool name once it is unambiguous), the forced
+  text is tokenized and evaluated in one batch with the picked token instead of asking
+  the model token by token; ``GBA_LLAMA_NO_JUMP_FORWARD=1`` turns it off.
 
 One model is loaded once per process per (path, adapter, context size) and every call
 holds its lock: llama.cpp contexts are not thread-safe.

@@ -21,9 +21,11 @@ def deref(g: dict[str, str], name: str) -> str:
 def test_plan_grammar_has_enum_and_bounded_strings():
     g = rules(json_schema_to_gbnf(plan_schema(["final_answer", "search_wikipedia"])))
     enum_rule = next(body for body in g.values() if "final_answer" in body)
-    assert enum_rule == '("\\"final_answer\\"" | "\\"search_wikipedia\\"")'
-    task_rule = g[re.search(r'"\\"task\\"" ": " ([a-z0-9-]+)', deref(g, "root")).group(1)]
-    assert task_rule == '"\\"" char{0,200} "\\""'  # FIELD_MAX_CHARS["task"]
+    assert enum_rule == '("\\"final_answer\\"" | "\\"search_wikipedia\\"") space'
+    task_rule = g[
+        re.search(r'"\\"task\\"" space ":" space ([a-z0-9-]+)', deref(g, "root")).group(1)
+    ]
+    assert task_rule == '"\\"" char{0,200} "\\"" space'  # FIELD_MAX_CHARS["task"]
     # required properties appear in schema order, none optional
     top = deref(g, "root")
     positions = [
@@ -51,11 +53,11 @@ def test_refs_optional_properties_arrays_and_recursion():
     g = rules(json_schema_to_gbnf(Person.model_json_schema()))
     assert "address" in g and "person" in g  # $defs became rules
     top = deref(g, "root")
-    assert '"\\"home\\"" ": " address' in top
-    assert '(", " "\\"friends\\""' in top  # optional, recursive list of persons
-    assert g["person-friends"] == '"[" (person (", " person)*)? "]"'
+    assert '"\\"home\\"" space ":" space address' in top
+    assert '("," space "\\"friends\\""' in top  # optional, recursive list of persons
+    assert g["person-friends"] == '"[" space (person ("," space person)*)? "]" space'
     address = deref(g, "address")
-    assert '(", " "\\"zip_code\\""' in address  # optional property
+    assert '("," space "\\"zip_code\\""' in address  # optional property
     assert any("{0,2}" in body for body in g.values())  # maxItems 3 -> 1 + up to 2 more
     # every referenced rule is defined
     defined = set(g)
@@ -79,14 +81,14 @@ class AllOptional(BaseModel):
 def test_objects_with_only_optional_properties_never_start_with_a_comma():
     g = rules(json_schema_to_gbnf(AllOptional.model_json_schema()))
     top = deref(g, "root")
-    assert top == '"{" (root-value-rest)? "}"'
+    assert top == '"{" space (root-value-rest)? "}" space'
     # each rest-rule starts with a property, never with a comma
     rests = {name: body for name, body in g.items() if name.startswith("root-value-rest")}
     assert len(rests) == 3
     for body in rests.values():
         for alternative in body.split(" | "):
-            assert not alternative.startswith('", "')
-    assert g["root-value-rest-3"] == '"\\"c\\"" ": " boolean'
+            assert not alternative.startswith('","')
+    assert g["root-value-rest-3"] == '"\\"c\\"" space ":" space boolean'
 
 
 class When(BaseModel):
@@ -108,7 +110,7 @@ def test_small_integer_ranges_are_literal_choices():
         unbounded: int = Field(ge=0)
 
     g = rules(json_schema_to_gbnf(Scores.model_json_schema()))
-    assert g["root-value-rating"] == '("1" | "2" | "3" | "4" | "5")'
+    assert g["root-value-rating"] == '("1" | "2" | "3" | "4" | "5") space'
     assert (
         g["root-value-percent"].startswith('("0" | "1" | "2"')
         and '"100")' in g["root-value-percent"]
