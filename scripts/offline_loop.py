@@ -45,7 +45,7 @@ def stage(name: str, args: list[str], times: dict[str, float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("loop"))
-    parser.add_argument("--epochs", type=float, default=4.0)
+    parser.add_argument("--epochs", type=float, default=3.0)
     parser.add_argument("--learning-rate", default="1e-3")
     parser.add_argument("--grad-accum", default="4")
     parser.add_argument(
