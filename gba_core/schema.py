@@ -21,16 +21,23 @@ FIELD_MAX_CHARS = {
 
 
 class Plan(BaseModel):
-    """What a planner decides at one step: a task in plain words and the tool for it."""
+    """What a planner decides at one step: a task in plain words and the tool for it.
+
+    The tool comes first. A planner writes the fields in this order, so the choice is
+    made from the prompt, not after some 85 sampled tokens of summary and thoughts that
+    can each derail it; the 270M fine-tuned this way chose the expected tool on 0.79 of
+    held-out steps against 0.67 with the tool last (bench/README.md). The teacher keeps
+    its reasoning-first order; packaging reorders its plans.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
+    selected_tool: str = Field(description="Name of the tool that performs the task.")
     context_information_summary: str = Field(
         description="What is known so far from the request and previous results."
     )
     thoughts: str = Field(description="Reasoning about what to do next.")
     task: str = Field(description="The next task, in plain words, for the selected tool.")
-    selected_tool: str = Field(description="Name of the tool that performs the task.")
 
 
 class TeacherPlan(BaseModel):

@@ -89,10 +89,10 @@ def fresh_plugins() -> Iterator[None]:
 def plan_answer(tool: str, task: str = "Do the next thing.", **fields: str) -> dict[str, str]:
     """A planner's JSON answer selecting ``tool``, to queue on a ``ScriptedLLM``."""
     return {
+        "selected_tool": tool,
         "context_information_summary": fields.get("context_information_summary", "-"),
         "thoughts": fields.get("thoughts", "-"),
         "task": task,
-        "selected_tool": tool,
     }
 
 

@@ -30,7 +30,7 @@ def test_plan_grammar_has_enum_and_bounded_strings():
     top = deref(g, "root")
     positions = [
         top.index(f'\\"{key}\\"')
-        for key in ("context_information_summary", "thoughts", "task", "selected_tool")
+        for key in ("selected_tool", "context_information_summary", "thoughts", "task")
     ]
     assert positions == sorted(positions)
     assert ")?" not in top

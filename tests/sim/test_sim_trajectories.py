@@ -375,7 +375,8 @@ def test_package_writes_one_example_per_step_split_by_trajectory(
     validation = [json.loads(line) for line in (out / "validation.prompt_completion.jsonl").open()]
     assert {e["trajectory_id"] for e in train}.isdisjoint({e["trajectory_id"] for e in validation})
     plan = json.loads(train[0]["completion"][0]["content"])
-    assert list(plan) == ["context_information_summary", "thoughts", "task", "selected_tool"]
+    # The student chooses first: the teacher's reasoning-first plan is reordered.
+    assert list(plan) == ["selected_tool", "context_information_summary", "thoughts", "task"]
     # The prompt is exactly the fine-tuned planner's at inference for that step.
     trajectory = RunsDB(sim_db).trajectories("r1")[0]
     example = next(

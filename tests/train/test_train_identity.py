@@ -66,7 +66,7 @@ def test_training_and_inference_see_the_same_token_ids(tokenizer, example, templ
     assert encoded["input_ids"] == llm.tokenize(llm.render(example["prompt"]) + completion_text)
     labels = encoded["labels"]
     assert labels[: len(inference_prompt)] == [IGNORE] * len(inference_prompt)
-    assert tokenizer.decode(labels[len(inference_prompt) :]).startswith('{"context_information')
+    assert tokenizer.decode(labels[len(inference_prompt) :]).startswith('{"selected_tool')
     # The turn ends as inference stops: on the EOS token, or the template's end of turn.
     assert ("<end_of_turn>" if template else tokenizer.eos_token) in tokenizer.decode(labels[-2:])
 
