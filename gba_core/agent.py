@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from gba_core.errors import ConfigError, InvalidOutputError, LLMError
@@ -77,6 +77,7 @@ class Agent:
             planner_llm=getattr(self.planner.llm, "spec", ""),
             tool_mode=self.mode,
             seed=seed,
+            today=date.today(),
         )
         ctx = ToolContext(
             llm=self.tool_llm,
@@ -123,7 +124,7 @@ class Agent:
         scratchpad = scratchpad_of(trajectory.steps)
         started = time.perf_counter()
         try:
-            result = self.planner.plan(request, scratchpad)
+            result = self.planner.plan(request, scratchpad, today=trajectory.today)
         except InvalidOutputError as exc:
             return Step(
                 index=index,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
@@ -31,7 +32,12 @@ class PlanResult:
 class Planner(Protocol):
     llm: LLM
 
-    def plan(self, request: str, scratchpad: Scratchpad) -> PlanResult: ...
+    def plan(
+        self, request: str, scratchpad: Scratchpad, *, today: date | None = None
+    ) -> PlanResult:
+        """Plan the next step. ``today`` is the user's date; None leaves it out of the
+        prompt (the agent passes the date its run started)."""
+        ...
 
 
 class PromptPlanner:
@@ -64,18 +70,23 @@ class PromptPlanner:
         self.seed = seed
         self.max_tokens = plan_token_budget(teacher=self.teacher)
 
-    def messages(self, request: str, scratchpad: Scratchpad) -> list[Message]:
+    def messages(
+        self, request: str, scratchpad: Scratchpad, *, today: date | None = None
+    ) -> list[Message]:
         return render_planner_prompt(
             self.template,
             request=request,
             scratchpad=scratchpad,
             tools=self.tools,
+            today=today,
             package=self.template_package,
         )
 
-    def plan(self, request: str, scratchpad: Scratchpad) -> PlanResult:
+    def plan(
+        self, request: str, scratchpad: Scratchpad, *, today: date | None = None
+    ) -> PlanResult:
         completion = self.llm.complete(
-            self.messages(request, scratchpad),
+            self.messages(request, scratchpad, today=today),
             schema=self.schema,
             temperature=self.temperature,
             max_tokens=self.max_tokens,

@@ -8,6 +8,7 @@ templates in a ``templates/`` folder of their package and pass ``package=__name_
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -15,6 +16,9 @@ from gba_core.llm.base import Message
 from gba_core.schema import Scratchpad
 
 MESSAGE_BLOCKS = ("system", "user", "assistant")
+# Not strftime("%A"): its names follow the process locale, and a prompt rendered under
+# another locale than the one training saw would differ.
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 @lru_cache(maxsize=32)
@@ -24,7 +28,7 @@ def environment(package: str = "gba_core") -> Any:
     loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader(package, "templates")]
     if package != "gba_core":
         loaders.append(jinja2.PackageLoader("gba_core", "templates"))
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=False,
         trim_blocks=True,
@@ -32,6 +36,8 @@ def environment(package: str = "gba_core") -> Any:
         keep_trailing_newline=False,
         undefined=jinja2.StrictUndefined,
     )
+    env.filters["weekday"] = lambda day: WEEKDAYS[day.weekday()]
+    return env
 
 
 def render_messages(
@@ -58,15 +64,23 @@ def render_planner_prompt(
     request: str,
     scratchpad: Scratchpad,
     tools: Mapping[str, str] | Sequence[str],
+    today: date | None,
     package: str = "gba_core",
 ) -> list[Message]:
     """The planner prompt. Inference, dataset packaging and training all call this.
 
     ``tools`` maps tool names to descriptions (zero-shot prompts list them) or is just
-    the names. Templates put the stable part first (instructions, tools, request) and the
+    the names. ``today`` is the user's date (None leaves the date line out); it has no
+    default so that no caller renders a training prompt without the trajectory's date.
+    Templates put the stable part first (instructions, tools, date, request) and the
     growing scratchpad after it, so llama.cpp can reuse its KV cache across steps.
     """
     tool_map = dict(tools) if isinstance(tools, Mapping) else dict.fromkeys(tools, "")
     return render_messages(
-        template_name, package=package, request=request, scratchpad=scratchpad, tools=tool_map
+        template_name,
+        package=package,
+        request=request,
+        scratchpad=scratchpad,
+        tools=tool_map,
+        today=today,
     )

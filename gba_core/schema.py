@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -161,6 +161,10 @@ class Trajectory(BaseModel):
     planner_llm: str = ""
     tool_mode: Literal["real", "simulated"] = "real"
     seed: int | None = None
+    # The user's date when the run started: planners see it, so "tomorrow" or "this
+    # year" resolve, and packaging renders the same date into training prompts. None for
+    # trajectories made where the date was not recorded (seed imports).
+    today: date | None = None
     started_at: datetime = Field(default_factory=_now)
     finished_at: datetime | None = None
 

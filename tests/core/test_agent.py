@@ -1,3 +1,5 @@
+from datetime import date
+
 import pytest
 
 from gba_core.agent import Agent
@@ -61,6 +63,17 @@ def test_run_completes_with_final_answer_and_feeds_results_back():
     assert "330 m tall" in llm.calls[1].prompt
     assert trajectory.steps[0].planner_usage.prompt_tokens > 0
     assert trajectory.finished_at is not None
+
+
+def test_every_step_is_planned_with_the_date_the_run_started():
+    agent, llm, _ = make_agent(
+        [plan_answer("lookup", "Find the height"), plan_answer("final_answer"), "330 m."]
+    )
+    before = date.today()
+    trajectory = agent.run("How tall is the Eiffel Tower?")
+    assert before <= trajectory.today <= date.today()
+    planner_prompts = [call.prompt for call in llm.calls[:2]]
+    assert all(f"{trajectory.today.isoformat()}.\nRequest:" in p for p in planner_prompts)
 
 
 def test_tool_exception_becomes_an_observation_and_the_run_goes_on():

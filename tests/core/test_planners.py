@@ -1,5 +1,6 @@
 import itertools
 import os
+from datetime import date
 
 import pytest
 
@@ -56,6 +57,14 @@ def test_prompt_of_step_n_is_a_prefix_of_step_n_plus_1(planner_cls):
     for shorter, longer in itertools.pairwise(texts):
         # only the closing lines of the shorter prompt differ
         assert len(os.path.commonprefix([shorter, longer])) >= len(shorter) - tail  # noqa: RUF071
+
+
+@pytest.mark.parametrize("planner_cls", [ZeroShotPlanner, FineTunedPlanner])
+def test_the_users_date_and_weekday_come_before_the_request(planner_cls):
+    planner = planner_cls(TOOLS, ScriptedLLM())
+    dated = format_plain(planner.messages("Add lunch tomorrow", [], today=date(2026, 11, 24)))
+    assert "Today is Tuesday, 2026-11-24.\nRequest: Add lunch tomorrow" in dated
+    assert "Today is" not in format_plain(planner.messages("Add lunch tomorrow", []))
 
 
 def test_get_planner_by_name_and_unknown_name():

@@ -1,6 +1,7 @@
 """The starter set shipped in gba-sim: its content, loading it, packaging its fixed split."""
 
 import json
+from datetime import date
 
 from click.testing import CliRunner
 
@@ -35,6 +36,7 @@ def test_the_starter_set_covers_every_tool_in_both_splits_and_ends_in_final_answ
         assert tools[-1] == "final_answer" and "final_answer" not in tools[:-1], row["id"]
         assert len(tools) >= 2 and all(step["result"].strip() for step in row["steps"])
         used[row["split"]].update(tools)
+        assert date.fromisoformat(row["today"]).year == 2026, row["id"]
     assert used["train"] == used["heldout"] == OFFICE_AND_SEARCH | {"final_answer"}
     assert set(load_toolset().names) >= OFFICE_AND_SEARCH
 
@@ -64,6 +66,12 @@ def test_gba_sim_starter_loads_once_and_packages_its_fixed_split(tmp_path):
     validation = (out / "validation.prompt_completion.jsonl").read_text().splitlines()
     steps = sum(len(r["steps"]) for r in rows() if r["split"] == "heldout")
     assert len(validation) == steps  # one example per held-out step
+    # Each prompt carries the day its request was written for ("this year", "next week").
+    today = {f"starter:{r['id']}": r["today"] for r in rows()}
+    for line in validation:
+        example = json.loads(line)
+        assert example["today"] == today[example["trajectory_id"]]
+        assert f"{example['today']}.\nRequest: " in example["prompt"][-1]["content"]
 
 
 def test_starter_trajectories_with_tools_not_installed_are_left_out(tmp_path):

@@ -2,10 +2,13 @@
 encodes it and when the llama-cpp: backend renders and tokenizes it, for the embedded
 model's plain format and for a model that carries a chat template."""
 
+from datetime import date
+
 import pytest
 
 from gba_core.llm.llamacpp import LlamaCppLLM
-from gba_core.schema import Plan, Request, Step, Trajectory
+from gba_core.planners import FineTunedPlanner
+from gba_core.schema import Plan, Request, ScratchpadEntry, Step, Trajectory
 from gba_sim.package import examples_of
 from gba_train.base import prepare_base
 from gba_train.data import IGNORE, Renderer, encode
@@ -47,6 +50,7 @@ def example():
             Step(index=0, plan=plan, observation="Jaws (1975) was directed by Steven Spielberg."),
             Step(index=1, plan=answer, observation="Steven Spielberg."),
         ],
+        today=date(2026, 11, 2),
     )
     return examples_of(trajectory, ["search_wikipedia", "final_answer"])[1]
 
@@ -56,9 +60,15 @@ def test_training_and_inference_see_the_same_token_ids(tokenizer, example, templ
     tokenizer.chat_template = template
     renderer = Renderer.for_tokenizer(tokenizer)
     llm = LlamaCppLLM("gemma-3-270m", chat_template=template)
+    # The fine-tuned planner, replanning the packaged step, asks with the same messages.
+    planner = FineTunedPlanner(dict.fromkeys(["search_wikipedia", "final_answer"]), llm)
+    scratchpad = [ScratchpadEntry(**entry) for entry in example["scratchpad"]]
+    today = date.fromisoformat(example["today"])
+    assert planner.messages(example["request"], scratchpad, today=today) == example["prompt"]
     prompt_text, completion_text = renderer.texts(example["prompt"], example["completion"])
     assert prompt_text == llm.render(example["prompt"])
     assert "Steven Spielberg" in prompt_text  # the earlier step's result is in the prompt
+    assert "Today is Monday, 2026-11-02." in prompt_text  # the trajectory's date, not ours
     inference_prompt = llm.tokenize(llm.render(example["prompt"]))
     (encoded,) = encode([example], renderer).examples
     assert encoded["input_ids"][: len(inference_prompt)] == inference_prompt

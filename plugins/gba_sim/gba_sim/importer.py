@@ -20,6 +20,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,9 @@ def read_requests(folder: Path, report: ImportReport) -> tuple[list[Request], di
     return requests, explanations
 
 
-def trajectory_of(request: Request, items: list[Any], run_id: str) -> Trajectory:
+def trajectory_of(
+    request: Request, items: list[Any], run_id: str, today: date | None = None
+) -> Trajectory:
     steps = []
     for index, item in enumerate(items):
         plan = TeacherPlan(**item["plan"])
@@ -88,6 +91,7 @@ def trajectory_of(request: Request, items: list[Any], run_id: str) -> Trajectory
         steps=steps,
         planner="teacher",
         tool_mode="simulated",
+        today=today,
     )
     if not steps:
         trajectory.status, trajectory.error = "error", "the original run failed (no steps)"

@@ -52,6 +52,7 @@ def examples_of(trajectory: Trajectory, tools: list[str]) -> list[dict[str, Any]
             request=trajectory.request.text,
             scratchpad=scratchpad,
             tools=tools,
+            today=trajectory.today,
             package=FineTunedPlanner.template_package,
         )
         out.append(
@@ -63,6 +64,7 @@ def examples_of(trajectory: Trajectory, tools: list[str]) -> list[dict[str, Any]
                 # What any planner needs to plan this step again (gba train eval-steps).
                 "request": trajectory.request.text,
                 "scratchpad": [entry.model_dump() for entry in scratchpad],
+                "today": trajectory.today.isoformat() if trajectory.today else None,
             }
         )
     return out

@@ -2,7 +2,8 @@
 
 Each line of ``starter/starter.jsonl`` is one request with its complete trajectory
 (teacher plans and plausible observations) over the office and search tools, ending in
-final_answer. The split is fixed: ``train`` or ``heldout``, by trajectory. Loading it
+final_answer, and the date the user asks on (``today``: the plans resolve "tomorrow" or
+"this year" from it). The split is fixed: ``train`` or ``heldout``, by trajectory. Loading it
 gives a run whose trajectories carry the rating 5 from the judge ``reference``, so
 ``gba sim package`` treats it like any judged run.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from importlib import resources
 from pathlib import Path
 
@@ -57,7 +59,12 @@ def load_starter(
     ensure_import_run(db, run_id, "starter")
     done = db.done_request_ids(run_id)
     for row, request in zip(rows, requests, strict=True):
-        trajectory = trajectory_of(request, row["steps"], run_id)
+        trajectory = trajectory_of(
+            request,
+            row["steps"],
+            run_id,
+            today=date.fromisoformat(row["today"]) if row.get("today") else None,
+        )
         unknown = {s.plan.selected_tool for s in trajectory.steps if s.plan} - known_tools
         if unknown:
             report.unknown_tools.update(unknown)

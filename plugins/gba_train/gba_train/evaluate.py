@@ -15,6 +15,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
 
 from gba_core.errors import ConfigError, InvalidOutputError, LLMError
@@ -82,6 +83,11 @@ def expected_tool(row: dict[str, Any]) -> str:
     return str(json.loads(row["completion"][-1]["content"])["selected_tool"])
 
 
+def day_of(row: dict[str, Any]) -> date | None:
+    """The date the example's prompt was rendered with (none in older datasets)."""
+    return date.fromisoformat(row["today"]) if row.get("today") else None
+
+
 def score_run(
     rows: list[dict[str, Any]], planner: Any
 ) -> tuple[dict[str, float], list[StepOutcome]]:
@@ -90,7 +96,7 @@ def score_run(
         scratchpad = [ScratchpadEntry(**entry) for entry in row["scratchpad"]]
         started = time.perf_counter()
         try:
-            result = planner.plan(row["request"], scratchpad)
+            result = planner.plan(row["request"], scratchpad, today=day_of(row))
             chosen, tokens = result.plan.selected_tool, result.completion.prompt_tokens
             written = result.completion.completion_tokens
         except (InvalidOutputError, LLMError):
@@ -152,8 +158,10 @@ class _Counting:
     def __init__(self, planner: Any, on_step: Callable[[], None]) -> None:
         self.planner, self.on_step = planner, on_step
 
-    def plan(self, request: str, scratchpad: list[ScratchpadEntry]) -> Any:
+    def plan(
+        self, request: str, scratchpad: list[ScratchpadEntry], *, today: date | None = None
+    ) -> Any:
         try:
-            return self.planner.plan(request, scratchpad)
+            return self.planner.plan(request, scratchpad, today=today)
         finally:
             self.on_step()
