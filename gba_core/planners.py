@@ -8,6 +8,8 @@ the installed tools; they differ in the prompt:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -85,17 +87,32 @@ class PromptPlanner:
     def plan(
         self, request: str, scratchpad: Scratchpad, *, today: date | None = None
     ) -> PlanResult:
+        messages = self.messages(request, scratchpad, today=today)
         completion = self.llm.complete(
-            self.messages(request, scratchpad, today=today),
+            messages,
             schema=self.schema,
             temperature=self.temperature,
             max_tokens=self.max_tokens,
-            seed=self.seed,
+            seed=self.step_seed(messages),
         )
         base = TeacherPlan if self.teacher else Plan
         # Store the plain model, not the per-tool-set subclass, so steps serialise cleanly.
         plan = base(**completion.parsed.model_dump())
         return PlanResult(plan=plan, completion=completion)
+
+    def step_seed(self, messages: list[Message]) -> int | None:
+        """The sampling seed of one call, from the planner's seed and the prompt.
+
+        Backends seed a fresh generator per call, so one seed for every call would draw
+        the same numbers at every step: with the tool sampled first, every step of a run
+        would pick the same quantile of its tool distribution (one seed scored 0.56 on
+        held-out steps where the others scored 0.75-0.79). Mixing in the prompt keeps a
+        run reproducible and its steps independent.
+        """
+        if self.seed is None:
+            return None
+        key = json.dumps([self.seed, messages], sort_keys=True).encode()
+        return int.from_bytes(hashlib.sha256(key).digest()[:4], "big")
 
 
 class ZeroShotPlanner(PromptPlanner):

@@ -67,6 +67,23 @@ def test_the_users_date_and_weekday_come_before_the_request(planner_cls):
     assert "Today is" not in format_plain(planner.messages("Add lunch tomorrow", []))
 
 
+def test_each_step_is_sampled_with_its_own_reproducible_seed():
+    def seeds(seed, requests):
+        llm = ScriptedLLM([PLAN] * len(requests))
+        planner = FineTunedPlanner(TOOLS, llm, temperature=0.7, seed=seed)
+        for request, pad in requests:
+            planner.plan(request, pad)
+        return [call.seed for call in llm.calls]
+
+    pad = [ScratchpadEntry(task="Find it", tool="search_wikipedia", result="330 m")]
+    steps = [("How tall?", []), ("How tall?", pad), ("How old?", [])]
+    first = seeds(7, steps)
+    assert len(set(first)) == 3  # no two steps share a random stream
+    assert seeds(7, steps) == first  # yet a run replays exactly
+    assert set(seeds(8, steps)).isdisjoint(first)
+    assert seeds(None, steps) == [None, None, None]
+
+
 def test_get_planner_by_name_and_unknown_name():
     planner = get_planner("fine-tuned", tools=TOOLS, llm=ScriptedLLM())
     assert isinstance(planner, FineTunedPlanner)

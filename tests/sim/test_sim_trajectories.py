@@ -383,7 +383,9 @@ def test_package_writes_one_example_per_step_split_by_trajectory(
         e for e in train + validation if e["trajectory_id"] == trajectory.id and e["step"] == 1
     )
     planner = FineTunedPlanner(load_toolset().for_mode("simulated"), scripted_backend)
-    expected = planner.messages(trajectory.request.text, scratchpad_of(trajectory.steps[:1]))
+    expected = planner.messages(
+        trajectory.request.text, scratchpad_of(trajectory.steps[:1]), today=trajectory.today
+    )
     assert example["prompt"] == expected
     messages = [json.loads(line) for line in (out / "train.messages.jsonl").open()]
     assert messages[0]["messages"] == train[0]["prompt"] + train[0]["completion"]
