@@ -3,9 +3,9 @@
 Each line of ``starter/starter.jsonl`` is one request with its complete trajectory
 (teacher plans and plausible observations) over the office and search tools, ending in
 final_answer, and the date the user asks on (``today``: the plans resolve "tomorrow" or
-"this year" from it). The split is fixed: ``train`` or ``heldout``, by trajectory. Loading it
-gives a run whose trajectories carry the rating 5 from the judge ``reference``, so
-``gba sim package`` treats it like any judged run.
+"this year" from it). The split is fixed: ``train`` or ``heldout``, by trajectory.
+Loading it gives a run whose trajectories carry the rating 5 from the judge
+``reference``, so ``gba sim package`` treats it like any judged run.
 """
 
 from __future__ import annotations
