@@ -46,13 +46,15 @@ class PromptPlanner:
     """A planner defined by a prompt template and a plan schema.
 
     Subclasses (or plugins) set ``template`` / ``template_package``, ``teacher`` for the
-    teacher's plan fields, and ``with_descriptions`` for tool descriptions in the prompt.
+    teacher's plan fields, ``with_descriptions`` for tool descriptions in the prompt, and
+    ``tool_first`` for the order the plan is written in.
     """
 
     template: str = "planner_zero_shot.j2"
     template_package: str = "gba_core"
     teacher: bool = False
     with_descriptions: bool = True
+    tool_first: bool = True
 
     def __init__(
         self,
@@ -67,7 +69,9 @@ class PromptPlanner:
         self.llm = llm
         self.tool_names = list(tools)
         self.tools = tool_descriptions(tools) if self.with_descriptions else self.tool_names
-        self.schema: type[BaseModel] = plan_model(self.tool_names, teacher=self.teacher)
+        self.schema: type[BaseModel] = plan_model(
+            self.tool_names, teacher=self.teacher, tool_first=self.tool_first
+        )
         self.temperature = temperature
         self.seed = seed
         self.max_tokens = plan_token_budget(teacher=self.teacher)
@@ -118,6 +122,10 @@ class PromptPlanner:
 class ZeroShotPlanner(PromptPlanner):
     template = "planner_zero_shot.j2"
     with_descriptions = True
+    # An untrained model that names the tool first loses the thread of the request in
+    # the text after it (the 270M wrote "The search results are not yet available" as
+    # its task); reasoning first, it writes the task it then picks a tool for.
+    tool_first = False
 
 
 class FineTunedPlanner(PromptPlanner):

@@ -23,11 +23,13 @@ FIELD_MAX_CHARS = {
 class Plan(BaseModel):
     """What a planner decides at one step: a task in plain words and the tool for it.
 
-    The tool comes first. A planner writes the fields in this order, so the choice is
-    made from the prompt, not after some 85 sampled tokens of summary and thoughts that
-    can each derail it; the 270M fine-tuned this way chose the expected tool on 0.79 of
-    held-out steps against 0.67 with the tool last (bench/README.md). The teacher keeps
-    its reasoning-first order; packaging reorders its plans.
+    The tool comes first: this is the order the fine-tuned planner is trained to write,
+    so its choice is made from the prompt, not after some 85 sampled tokens of summary
+    and thoughts that can each derail it. The 270M fine-tuned this way chose the expected
+    tool on 0.79 of held-out steps against 0.67 with the tool last (bench/README.md).
+    Untrained models reason first: the teacher's plan and the zero-shot planner's
+    schema (``plan_model(..., tool_first=False)``) put the tool last; packaging reorders
+    the teacher's plans.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -60,14 +62,23 @@ class TeacherPlan(BaseModel):
         return Plan(**self.model_dump(include=set(Plan.model_fields)))
 
 
-def plan_model(tool_names: Sequence[str], *, teacher: bool = False) -> type[BaseModel]:
+def plan_model(
+    tool_names: Sequence[str], *, teacher: bool = False, tool_first: bool = True
+) -> type[BaseModel]:
     """A plan model whose ``selected_tool`` only admits ``tool_names`` and whose strings
-    are bounded, so a constrained decoder cannot produce a tool that does not exist."""
+    are bounded, so a constrained decoder cannot produce a tool that does not exist.
+
+    Its field order is the order a constrained decoder writes: ``Plan``'s (the tool
+    first), or with ``tool_first=False`` the tool last. The teacher's is always last."""
     if not tool_names:
         raise ValueError("a plan needs at least one tool name")
     base = TeacherPlan if teacher else Plan
+    names = list(base.model_fields)
+    if not teacher and not tool_first:
+        names = [*(n for n in names if n != "selected_tool"), "selected_tool"]
     fields: dict[str, Any] = {}
-    for name, info in base.model_fields.items():
+    for name in names:
+        info = base.model_fields[name]
         if name == "selected_tool":
             annotation: Any = Literal[tuple(tool_names)]  # type: ignore[valid-type]
             fields[name] = (annotation, Field(description=info.description))
@@ -76,7 +87,12 @@ def plan_model(tool_names: Sequence[str], *, teacher: bool = False) -> type[Base
                 str,
                 Field(description=info.description, max_length=FIELD_MAX_CHARS[name]),
             )
-    return create_model(base.__name__, __base__=base, **fields)
+    if names == list(base.model_fields):
+        return create_model(base.__name__, __base__=base, **fields)
+    # A subclass keeps its base's field order, so another order needs a model of its own.
+    return create_model(
+        base.__name__, __config__=ConfigDict(extra="forbid"), __doc__=base.__doc__, **fields
+    )
 
 
 def plan_token_budget(*, teacher: bool = False) -> int:
@@ -86,9 +102,11 @@ def plan_token_budget(*, teacher: bool = False) -> int:
     return sum(FIELD_MAX_CHARS.get(name, 0) for name in fields) + 128
 
 
-def plan_schema(tool_names: Sequence[str], *, teacher: bool = False) -> dict[str, Any]:
+def plan_schema(
+    tool_names: Sequence[str], *, teacher: bool = False, tool_first: bool = True
+) -> dict[str, Any]:
     """The JSON schema handed to the LLM for a tool set (``selected_tool`` is an enum)."""
-    return plan_model(tool_names, teacher=teacher).model_json_schema()
+    return plan_model(tool_names, teacher=teacher, tool_first=tool_first).model_json_schema()
 
 
 class ScratchpadEntry(BaseModel):

@@ -84,6 +84,18 @@ def test_each_step_is_sampled_with_its_own_reproducible_seed():
     assert seeds(None, steps) == [None, None, None]
 
 
+def test_the_fine_tuned_planner_writes_the_tool_first_the_zero_shot_one_last():
+    for planner_cls, order in (
+        (FineTunedPlanner, ["selected_tool", "context_information_summary", "thoughts", "task"]),
+        (ZeroShotPlanner, ["context_information_summary", "thoughts", "task", "selected_tool"]),
+    ):
+        llm = ScriptedLLM([PLAN])
+        result = planner_cls(TOOLS, llm).plan("How tall is the Eiffel Tower?", [])
+        assert list(llm.calls[0].schema.model_json_schema()["properties"]) == order
+        # Either way the step stores the one data model, in its own order.
+        assert type(result.plan) is Plan and result.plan == Plan(**PLAN)
+
+
 def test_get_planner_by_name_and_unknown_name():
     planner = get_planner("fine-tuned", tools=TOOLS, llm=ScriptedLLM())
     assert isinstance(planner, FineTunedPlanner)
