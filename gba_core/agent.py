@@ -68,7 +68,10 @@ class Agent:
         self.mode = mode
         self.answer_at_limit = answer_at_limit
 
-    def run(self, request: str | Request, *, seed: int | None = None) -> Trajectory:
+    def run(
+        self, request: str | Request, *, seed: int | None = None, today: date | None = None
+    ) -> Trajectory:
+        """Answer ``request``. ``today`` is the user's date (default: the local date)."""
         if isinstance(request, str):
             request = Request(text=request)
         trajectory = Trajectory(
@@ -77,7 +80,7 @@ class Agent:
             planner_llm=getattr(self.planner.llm, "spec", ""),
             tool_mode=self.mode,
             seed=seed,
-            today=date.today(),
+            today=today or date.today(),
         )
         ctx = ToolContext(
             llm=self.tool_llm,

@@ -81,9 +81,9 @@ def _echo_json(data: Any) -> None:
 @click.argument("request")
 @click.option(
     "--planner",
-    default="zero-shot",
-    show_default=True,
-    help="Planner name (see `gba plugins`): zero-shot, fine-tuned, ...",
+    default=None,
+    help="Planner name: zero-shot, fine-tuned, ... (default: the shipped fine-tuned "
+    "planner when it knows every installed tool, else zero-shot; see `gba planners`).",
 )
 @click.option(
     "--llm",
@@ -132,10 +132,16 @@ def _echo_json(data: Any) -> None:
     default=None,
     help="Whether tools may ask on the terminal (default: when stdin is a terminal).",
 )
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The user's date, YYYY-MM-DD (default: the local date).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole trajectory as JSON.")
 def run(
     request: str,
-    planner: str,
+    planner: str | None,
     llm_all: str | None,
     planner_llm: str | None,
     tool_llm: str | None,
@@ -146,6 +152,7 @@ def run(
     cache_path: str | None,
     allow_bash: bool,
     interactive: bool | None,
+    today: Any,
     as_json: bool,
 ) -> None:
     """Answer REQUEST with the agent, printing each step's task, tool and result."""
@@ -153,11 +160,13 @@ def run(
     from gba_core.config import llm_spec_for
     from gba_core.llm import get_llm
     from gba_core.planners import planner_factory
-    from gba_core.tools import load_toolset
+    from gba_core.shipped import choose_planner
+    from gba_core.tools import load_toolset, offered_tools
 
     if not request.strip():
         raise UsageFailure("the request is empty")
-    make_planner = planner_factory(planner)  # before any model loads: a typo fails fast
+    if planner is not None:
+        planner_factory(planner)  # before any model loads: a typo fails fast
     choices = {
         "default": llm_all,
         "planner": planner_llm,
@@ -168,9 +177,19 @@ def run(
         raise UsageFailure("--tool-llm applies to real tools; with --simulated use --simulator-llm")
     mode = "simulated" if simulated else "real"
     tool_role = "simulator" if simulated else "tool"
-    planner_spec, _ = llm_spec_for("planner", choices)
+    planner_spec, planner_source = llm_spec_for("planner", choices)
     tool_spec, _ = llm_spec_for(tool_role, choices)
-    tools = load_toolset().for_mode(mode)
+    installed = load_toolset().for_mode(mode)
+    tool_options = {"allow_bash": allow_bash}
+    interactive = sys.stdin.isatty() if interactive is None else interactive
+    tools = installed
+    if mode == "real":  # twins always work; real tools may lack what they need
+        tools, _ = offered_tools(installed, interactive=interactive, options=tool_options)
+    choice = choose_planner(planner, planner_spec, planner_source, installed)
+    if choice.note:
+        click.echo(choice.note, err=True)
+    planner, planner_spec = choice.planner, choice.llm_spec
+    make_planner = planner_factory(planner)
     planner_model = get_llm(planner_spec)
     tool_model = planner_model if tool_spec == planner_spec else get_llm(tool_spec)
     if cache_path:
@@ -206,8 +225,8 @@ def run(
         tools,
         max_steps=max_steps,
         tool_llm=tool_model,
-        interactive=sys.stdin.isatty() if interactive is None else interactive,
-        tool_options={"allow_bash": allow_bash},
+        interactive=interactive,
+        tool_options=tool_options,
         answer_at_limit=True,
         on_step=show,
         planner_name=planner,
@@ -216,7 +235,7 @@ def run(
     # A spinner while the model works, on terminals only (not in pipes, logs or CI).
     busy = console.status("working…") if console.is_terminal else contextlib.nullcontext()
     with busy:
-        trajectory = agent.run(request.strip(), seed=seed)
+        trajectory = agent.run(request.strip(), seed=seed, today=today.date() if today else None)
     if as_json:
         click.echo(trajectory.model_dump_json(indent=2))
     elif trajectory.status == "completed":
@@ -234,11 +253,18 @@ def run(
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def tools(as_json: bool) -> None:
-    """List installed tools with their plugin, real and simulated sides; flag missing twins."""
-    from gba_core.tools import load_toolset
+    """List installed tools with their plugin, real and simulated sides; flag missing twins
+    and real tools that cannot work as configured (the planner is not offered those)."""
+    from gba_core.config import env_flag
+    from gba_core.tools import load_toolset, offered_tools
 
     toolset = load_toolset()
     missing = toolset.missing_twins()
+    _, unavailable = offered_tools(
+        toolset.real,
+        interactive=sys.stdin.isatty(),
+        options={"allow_bash": env_flag("GBA_ALLOW_BASH")},
+    )
     rows = [
         {
             "name": name,
@@ -247,6 +273,7 @@ def tools(as_json: bool) -> None:
             "real": name in toolset.real,
             "simulated": name in toolset.simulated,
             "missing": missing.get(name),
+            "unavailable": unavailable.get(name),
             "description": toolset.description(name),
         }
         for name in toolset.names
@@ -254,19 +281,26 @@ def tools(as_json: bool) -> None:
     if as_json:
         _echo_json(rows)
         return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table("name", "plugin", "real", "simulated", "description")
     for row in rows:
 
         def mark(side: str, row: dict[str, Any] = row) -> str:
-            return "yes" if row[side] else "[bold red]MISSING[/]"
+            if not row[side]:
+                return "[bold red]MISSING[/]"
+            if side == "real" and row["unavailable"]:
+                return "[yellow]unavailable[/]"
+            return "yes"
 
         table.add_row(
             row["name"], row["plugin"], mark("real"), mark("simulated"), row["description"]
         )
     console = _console()
     console.print(table)
+    for name, reason in unavailable.items():
+        console.print(f"[yellow]{name} is not offered to the planner: {escape(reason)}[/]")
     if missing:
         console.print(f"[red]{len(missing)} tool(s) without a twin: {', '.join(missing)}[/]")
     from gba_core.plugins import list_plugins
@@ -277,6 +311,59 @@ def tools(as_json: bool) -> None:
             f"[yellow]{len(failed)} plugin(s) failed: {', '.join(failed)};"
             " `gba plugins` says why[/]"
         )
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def planners(as_json: bool) -> None:
+    """List planners and shipped planner models, and which one `gba run` uses and why.
+
+    A shipped planner is the default when it knows every installed tool and no model is
+    configured for the planner role (--planner-llm, GBA_PLANNER_LLM, gba.toml).
+    """
+    from gba_core.config import llm_spec_for
+    from gba_core.planners import planner_factories
+    from gba_core.shipped import choose_planner, shipped_planners
+    from gba_core.tools import load_toolset
+
+    names = load_toolset().real
+    shipped = shipped_planners()
+    spec, source = llm_spec_for("planner")
+    choice = choose_planner(None, spec, source, names, shipped)
+    models = [
+        {
+            "name": s.name,
+            "planner": s.manifest.planner,
+            "base": s.manifest.base_llm,
+            "adapter": str(s.adapter_path),
+            "tools": sorted(s.manifest.tools),
+            "unknown_installed_tools": s.unknown_tools(names),
+            "heldout_next_tool_accuracy": s.manifest.heldout.next_tool_accuracy,
+            "built": s.manifest.built.isoformat(),
+        }
+        for s in shipped.values()
+    ]
+    default = {"planner": choice.planner, "llm": choice.llm_spec, "why": choice.reason}
+    if as_json:
+        _echo_json({"planners": sorted(planner_factories()), "shipped": models, "default": default})
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = _console()
+    console.print(f"planners: {', '.join(sorted(planner_factories()))}")
+    table = Table("shipped", "planner", "base", "held-out next tool", "unknown installed tools")
+    for row in models:
+        table.add_row(
+            row["name"],
+            row["planner"],
+            row["base"],
+            f"{row['heldout_next_tool_accuracy']:.3f}",
+            ", ".join(row["unknown_installed_tools"]) or "none",
+        )
+    console.print(table)
+    console.print(f"[bold]default:[/] {choice.planner} on {escape(choice.llm_spec)}")
+    console.print(f"  why: {escape(choice.reason)}")
 
 
 @cli.command()

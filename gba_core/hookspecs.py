@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from gba_core.llm.base import LLM
     from gba_core.planners import Planner
+    from gba_core.shipped import ShippedPlanner
     from gba_core.tools import SimulatedTool, Tool
 
 PlannerFactory = Callable[..., "Planner"]
@@ -50,6 +51,16 @@ def register_planners(register: Callable[[str, PlannerFactory], None]) -> None:
 
     ``factory(tools=..., llm=..., **options)`` returns an object with the ``Planner``
     protocol (``plan(request, scratchpad) -> PlanResult``).
+    """
+
+
+@hookspec
+def register_planner_models(register: Callable[[ShippedPlanner], None]) -> None:
+    """Register trained planners that ship with the plugin: ``register(shipped)`` with a
+    ``ShippedPlanner`` (``ShippedPlanner.from_folder(folder)`` reads its manifest).
+
+    The manifest names the base model, the adapter and the tools it was trained on.
+    ``gba run`` uses a shipped planner by default when it knows every installed tool.
     """
 
 

@@ -74,6 +74,15 @@ class Tool:
     def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
         raise NotImplementedError
 
+    def unavailable(self, *, interactive: bool, options: Mapping[str, Any]) -> str | None:
+        """Why the tool cannot work as configured, in a few words (None: it can).
+
+        The planner is not offered an unavailable tool, so it cannot pick a tool that
+        can only fail; ``gba tools`` shows the reason. ``options`` are the run's tool
+        options (``allow_bash`` ...), ``interactive`` whether the user is at a terminal.
+        """
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 
@@ -330,6 +339,20 @@ def load_toolset() -> ToolSet:
     for name, plugin in simulated.origins.items():
         origins[(name, "simulated")] = plugin
     return ToolSet(real=real.items, simulated=simulated.items, origins=origins)
+
+
+def offered_tools(
+    tools: Mapping[str, Tool], *, interactive: bool, options: Mapping[str, Any]
+) -> tuple[dict[str, Tool], dict[str, str]]:
+    """The tools a planner may pick, and the reason for each one left out."""
+    offered: dict[str, Tool] = {}
+    reasons: dict[str, str] = {}
+    for name, tool in tools.items():
+        if reason := tool.unavailable(interactive=interactive, options=options):
+            reasons[name] = reason
+        else:
+            offered[name] = tool
+    return offered, reasons
 
 
 def tool_descriptions(tools: Mapping[str, Tool]) -> dict[str, str]:

@@ -4,6 +4,7 @@ end the way real ones do."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from gba_core import hookimpl
@@ -18,14 +19,51 @@ DESCRIPTION = (
 )
 
 
+# The planner's task for final_answer is an instruction ("Tell the user the Titanic sank
+# in 1912."): what follows the instruction is the answer it means.
+_INSTRUCTION = re.compile(
+    r"^(?:please\s+)?(?:(?:tell|inform|remind|answer)\s+the\s+user|let\s+the\s+user\s+know"
+    r"|say|answer|explain|reply)\s*(?:that\s+|:\s*)?",
+    re.I,
+)
+
+
+def answer_from_task(task: str) -> str:
+    """The answer a final_answer task carries, in the user's terms ("Tell the user they
+    need 4 litres." -> "You need 4 litres."); the task itself when it is no instruction."""
+    text = task.strip()
+    stripped = _INSTRUCTION.sub("", text, count=1)
+    if stripped == text or not stripped:
+        return text
+    if re.match(r"they\b", stripped, re.I):
+        stripped = "you" + stripped[4:]
+    return stripped[:1].upper() + stripped[1:]
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.lower().split()).rstrip(".") == " ".join(b.lower().split()).rstrip(".")
+
+
+def unusable(answer: str, task: str) -> bool:
+    """Output that is no answer: empty or looping, the planner's instruction echoed, or
+    the prompt's scratchpad copied out ("Request: ...", "Result of ...")."""
+    head = answer.lstrip()
+    return (
+        degenerate(answer)
+        or _same(answer, task)
+        or head.startswith(("Request:", "Result of", "What to answer:"))
+        or 'Result of "' in answer
+    )
+
+
 def write_answer(request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
     messages = render_messages("final_answer.j2", request=request, task=task, scratchpad=scratchpad)
     answer = ctx.llm.complete(messages, max_tokens=256).content.strip()
     # Base models like to label the answer; the CLI labels it already.
     answer = answer.removeprefix("Answer:").strip()
-    # A small model sometimes writes nothing or loops; the planner's task already says
-    # what to answer.
-    return task if degenerate(answer) else answer
+    # A small model sometimes writes nothing, loops, echoes its instruction or copies its
+    # prompt; the planner's task already says what to answer.
+    return answer_from_task(task) if unusable(answer, task) else answer
 
 
 class FinalAnswer(Tool):

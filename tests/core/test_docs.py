@@ -68,7 +68,7 @@ HOOK_EXAMPLES = hook_examples()
 def test_every_hook_has_a_runnable_example():
     specs = (ROOT / "gba_core" / "hookspecs.py").read_text()
     hooks = re.findall(r"^def (register_\w+)", specs, re.M)
-    assert len(hooks) == 6 and set(HOOK_EXAMPLES) == set(hooks)
+    assert len(hooks) == 7 and set(HOOK_EXAMPLES) == set(hooks)
     for hook, code in HOOK_EXAMPLES.items():
         assert f"def {hook}(self" in code, hook
 

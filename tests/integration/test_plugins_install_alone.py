@@ -19,6 +19,18 @@ PLUGINS = {
 }
 
 
+def venv_with(tmp_path: Path, *packages: str) -> Path:
+    """A fresh venv with ``packages`` installed (from pip's wheel cache where it can)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
+    install = subprocess.run(
+        [*pip, "install", *packages], capture_output=True, text=True, timeout=1800
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+    return venv
+
+
 @pytest.mark.parametrize("entry_point", PLUGINS)
 def test_a_plugin_installs_beside_gba_core_and_shows_its_pairs(tmp_path, entry_point):
     folder, distribution, tools = PLUGINS[entry_point]
@@ -49,16 +61,7 @@ def test_a_plugin_installs_beside_gba_core_and_shows_its_pairs(tmp_path, entry_p
 def test_gba_sim_alone_beside_gba_core_simulates_just_final_answer(tmp_path):
     from gba_core.testing import LoopbackOpenAI, play_agent_roles
 
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
-    install = subprocess.run(
-        [*pip, "install", str(ROOT), str(ROOT / "plugins" / "gba_sim")],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert install.returncode == 0, install.stderr[-3000:]
+    venv = venv_with(tmp_path, str(ROOT), str(ROOT / "plugins" / "gba_sim"))
     python = str(venv / "bin" / "python")
     db = tmp_path / "runs.sqlite"
     subprocess.run(
@@ -77,3 +80,16 @@ def test_gba_sim_alone_beside_gba_core_simulates_just_final_answer(tmp_path):
     # One tool: pydantic writes the choice as a const.
     assert plan_schema["properties"]["selected_tool"]["const"] == "final_answer"
     assert "r: 1 completed" in run.stdout
+
+
+def test_the_shipped_planner_installs_alone_without_torch_and_is_the_default(tmp_path):
+    venv = venv_with(tmp_path, str(ROOT), str(ROOT / "plugins" / "gba_planner_270m"))
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+    listed = subprocess.run([*pip, "list", "--format=json"], capture_output=True, text=True)
+    assert "torch" not in {p["name"] for p in json.loads(listed.stdout)}
+    gba = str(venv / "bin" / "gba")
+    out = subprocess.run([gba, "planners", "--json"], capture_output=True, text=True, check=True)
+    shown = json.loads(out.stdout)
+    assert [s["name"] for s in shown["shipped"]] == ["gemma-3-270m-planner"]
+    assert Path(shown["shipped"][0]["adapter"]).is_file()  # the adapter ships in the wheel
+    assert shown["default"]["planner"] == "fine-tuned"

@@ -126,3 +126,15 @@ def test_bash_asks_on_a_terminal(scripted_backend, answer, ran):
     observation = json.loads(result.stdout)["steps"][0]["observation"]
     assert observation.startswith("Refused") != ran
     assert ("hi-from-sandbox" in observation.replace("$ echo hi-from-sandbox", "")) == ran
+
+
+def test_use_bash_is_not_offered_where_nobody_can_confirm(monkeypatch):
+    monkeypatch.delenv("GBA_ALLOW_BASH", raising=False)
+    tool = UseBash()
+    assert "--allow-bash" in tool.unavailable(interactive=False, options={})
+    assert tool.unavailable(interactive=True, options={}) is None
+    assert tool.unavailable(interactive=False, options={"allow_bash": True}) is None
+    shown = CliRunner().invoke(cli, ["tools", "--json"])
+    rows = {row["name"]: row for row in json.loads(shown.stdout)}
+    assert "--allow-bash" in rows["use_bash"]["unavailable"]
+    assert rows["calculate_number"]["unavailable"] is None

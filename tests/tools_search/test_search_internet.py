@@ -295,3 +295,15 @@ def test_private_result_links_are_not_fetched_by_default(site, search_llm):
     docs = SearchInternet(site.base).documents("lighthouse")
     assert "/good" not in site.requests  # the configured endpoint may be local, links not
     assert docs[0].passages == [] and docs[0].snippet == "A lighthouse in Scotland."
+
+
+def test_without_a_searxng_url_the_tool_is_not_offered(monkeypatch, site):
+    from gba_core.tools import offered_tools
+
+    monkeypatch.delenv("GBA_SEARXNG_URL", raising=False)
+    tools = {"search_internet": SearchInternet()}
+    offered, reasons = offered_tools(tools, interactive=True, options={})
+    assert offered == {} and "searxng_url" in reasons["search_internet"]
+    monkeypatch.setenv("GBA_SEARXNG_URL", site.base)
+    assert offered_tools(tools, interactive=True, options={})[0] == tools
+    assert SearchInternet(endpoint=site.base).unavailable(interactive=False, options={}) is None

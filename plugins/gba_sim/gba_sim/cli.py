@@ -179,6 +179,8 @@ def trajectories(
 
     from gba_core.config import llm_spec_for
     from gba_core.planners import planner_factory
+    from gba_core.shipped import choose_planner
+    from gba_core.tools import load_toolset
 
     from .db import RunsDB
     from .trajectories import RunConfig
@@ -191,10 +193,13 @@ def trajectories(
         "simulator": simulator_llm,
     }
     role = "teacher" if planner == "teacher" else "planner"
+    planner_spec, source = llm_spec_for(role, choices)
+    if planner == "fine-tuned":  # never the bare base model without tool descriptions
+        planner_spec = choose_planner(planner, planner_spec, source, load_toolset().names).llm_spec
     config = RunConfig(
         run_id=run_id or f"{planner}-seed{seed}",
         planner=planner,
-        planner_spec=llm_spec_for(role, choices)[0],
+        planner_spec=planner_spec,
         simulator_spec=llm_spec_for("simulator", choices)[0],
         max_steps=max_steps,
         seed=seed,

@@ -262,6 +262,8 @@ def eval_(
     from gba_core.config import llm_spec_for
     from gba_core.llm import get_llm
     from gba_core.planners import planner_factory
+    from gba_core.shipped import choose_planner
+    from gba_core.tools import load_toolset
 
     from .db import RunsDB
     from .executor import session
@@ -270,7 +272,10 @@ def eval_(
     from .trajectories import RunConfig
 
     planner_factory(planner)
-    planner_spec = llm_spec_for("planner", {"planner": planner_llm})[0]
+    planner_spec, source = llm_spec_for("planner", {"planner": planner_llm})
+    # The fine-tuned planner on the bare base model would only guess: the shipped
+    # planner stands in, or the user is told what to pass.
+    planner_spec = choose_planner(planner, planner_spec, source, load_toolset().names).llm_spec
     simulator_spec = llm_spec_for("simulator", {"simulator": simulator_llm})[0]
     judge_spec = llm_spec_for("judge", {"judge": judge_llm})[0]
     db = RunsDB(db_path)

@@ -3,6 +3,9 @@ the user allowed it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from gba_core.config import env_flag
@@ -38,6 +41,11 @@ def allowed(command: str, ctx: ToolContext) -> bool:
 class UseBash(Tool):
     name = "use_bash"
     description = DESCRIPTION
+
+    def unavailable(self, *, interactive: bool, options: Mapping[str, Any]) -> str | None:
+        if interactive or options.get("allow_bash") or env_flag("GBA_ALLOW_BASH"):
+            return None
+        return "no terminal to confirm commands on (gba run --allow-bash allows them)"
 
     def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
         command = structured_answer(

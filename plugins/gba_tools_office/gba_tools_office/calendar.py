@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from gba_core.tools import FunctionTool
 
@@ -118,4 +120,11 @@ def create_event(
     return f"Event '{title}' created for {when} in {path}."
 
 
-create_event_tool = FunctionTool(create_event)
+class CreateEvent(FunctionTool):
+    def unavailable(self, *, interactive: bool, options: Mapping[str, Any]) -> str | None:
+        if setting("caldav_url") and setting("caldav_user") and not setting("caldav_password"):
+            return "caldav_user is set but caldav_password is not"
+        return None
+
+
+create_event_tool = CreateEvent(create_event)

@@ -13,6 +13,7 @@ import ipaddress
 import socket
 import time
 import zlib
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -266,6 +267,11 @@ class SearchInternet(Tool):
     def __init__(self, endpoint: str | None = None, *, snippets_only: bool | None = None) -> None:
         self.endpoint = endpoint
         self.snippets_only = snippets_only
+
+    def unavailable(self, *, interactive: bool, options: Mapping[str, Any]) -> str | None:
+        if self.endpoint or setting("searxng_url"):
+            return None
+        return "no SearXNG instance configured (searxng_url in gba.toml [search], GBA_SEARXNG_URL)"
 
     def documents(self, query: str) -> list[Found]:
         """Search, read the top pages and keep their best passages; raises FetchError

