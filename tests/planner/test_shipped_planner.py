@@ -46,10 +46,10 @@ def test_it_knows_every_installed_tool_as_described_now(shipped):
 def test_it_was_trained_on_the_data_the_repository_packages_now(shipped, tmp_path):
     env = {**os.environ, "GBA_SIM_DB": str(tmp_path / "runs.sqlite")}
     out = tmp_path / "dataset"
+    package = ["sim", "package", "--run", "starter", "--judge", "reference"]
     for args in (
         ["sim", "starter"],
-        ["sim", "package", "--run", "starter", "--judge", "reference"]
-        + ["--validation-split", "heldout", "--out", str(out)],
+        [*package, "--validation-split", "heldout", "--out", str(out)],
     ):
         done = subprocess.run([*gba(), *args], env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-2000:]
