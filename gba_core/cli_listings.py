@@ -1,0 +1,210 @@
+"""The ``gba`` commands that list what is installed: tools, planners, plugins, LLMs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+
+def make_console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def tools(as_json: bool) -> None:
+    """List installed tools with their plugin, real and simulated sides; flag missing twins
+    and real tools that cannot work as configured (the planner is not offered those)."""
+    from gba_core.config import env_flag
+    from gba_core.tools import load_toolset, offered_tools
+
+    toolset = load_toolset()
+    missing = toolset.missing_twins()
+    _, unavailable = offered_tools(
+        toolset.real,
+        interactive=sys.stdin.isatty(),
+        options={"allow_bash": env_flag("GBA_ALLOW_BASH")},
+    )
+    rows = [
+        {
+            "name": name,
+            "plugin": toolset.origins.get((name, "real"))
+            or toolset.origins.get((name, "simulated")),
+            "real": name in toolset.real,
+            "simulated": name in toolset.simulated,
+            "missing": missing.get(name),
+            "unavailable": unavailable.get(name),
+            "description": toolset.description(name),
+        }
+        for name in toolset.names
+    ]
+    if as_json:
+        echo_json(rows)
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table("name", "plugin", "real", "simulated", "description")
+    for row in rows:
+
+        def mark(side: str, row: dict[str, Any] = row) -> str:
+            if not row[side]:
+                return "[bold red]MISSING[/]"
+            if side == "real" and row["unavailable"]:
+                return "[yellow]unavailable[/]"
+            return "yes"
+
+        table.add_row(
+            row["name"], row["plugin"], mark("real"), mark("simulated"), row["description"]
+        )
+    console = make_console()
+    console.print(table)
+    for name, reason in unavailable.items():
+        console.print(f"[yellow]{name} is not offered to the planner: {escape(reason)}[/]")
+    if missing:
+        console.print(f"[red]{len(missing)} tool(s) without a twin: {', '.join(missing)}[/]")
+    from gba_core.plugins import list_plugins
+
+    # A tool that is not listed most often comes from a plugin that did not load.
+    if failed := [info.name for info in list_plugins() if info.error]:
+        console.print(
+            f"[yellow]{len(failed)} plugin(s) failed: {', '.join(failed)};"
+            " `gba plugins` says why[/]"
+        )
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def planners(as_json: bool) -> None:
+    """List planners and shipped planner models, and which one `gba run` uses and why.
+
+    A shipped planner is the default when it knows every installed tool and no model is
+    configured for the planner role (--planner-llm, GBA_PLANNER_LLM, gba.toml).
+    """
+    from gba_core.config import llm_spec_for
+    from gba_core.planners import planner_factories
+    from gba_core.shipped import choose_planner, shipped_planners
+    from gba_core.tools import load_toolset
+
+    names = load_toolset().real
+    shipped = shipped_planners()
+    spec, source = llm_spec_for("planner")
+    choice = choose_planner(None, spec, source, names, shipped)
+    models = [
+        {
+            "name": s.name,
+            "planner": s.manifest.planner,
+            "base": s.manifest.base_llm,
+            "adapter": str(s.adapter_path),
+            "tools": sorted(s.manifest.tools),
+            "unknown_installed_tools": s.unknown_tools(names),
+            "heldout_next_tool_accuracy": s.manifest.heldout.next_tool_accuracy,
+            "built": s.manifest.built.isoformat(),
+        }
+        for s in shipped.values()
+    ]
+    default = {"planner": choice.planner, "llm": choice.llm_spec, "why": choice.reason}
+    if as_json:
+        echo_json({"planners": sorted(planner_factories()), "shipped": models, "default": default})
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = make_console()
+    console.print(f"planners: {', '.join(sorted(planner_factories()))}")
+    table = Table("shipped", "planner", "base", "held-out next tool", "unknown installed tools")
+    for row in models:
+        table.add_row(
+            row["name"],
+            row["planner"],
+            row["base"],
+            f"{row['heldout_next_tool_accuracy']:.3f}",
+            ", ".join(row["unknown_installed_tools"]) or "none",
+        )
+    console.print(table)
+    console.print(f"[bold]default:[/] {choice.planner} on {escape(choice.llm_spec)}")
+    console.print(f"  why: {escape(choice.reason)}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--traceback", "show_traceback", is_flag=True, help="Print the traceback of each failure."
+)
+def plugins(as_json: bool, show_traceback: bool) -> None:
+    """List plugins: distribution, version, hooks, and why any failed to load.
+
+    A plugin that fails is skipped and the rest still work. Its row names the entry
+    point, the exception and a likely cause; --traceback adds the whole traceback.
+    GBA_TRACE_PLUGINS=1 traces every entry-point load and hook call on stderr.
+    """
+    from dataclasses import asdict
+
+    from gba_core.plugins import list_plugins
+
+    infos = list_plugins()
+    if as_json:
+        echo_json([asdict(info) for info in infos])
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = make_console()
+    table = Table("name", "distribution", "version", "hooks", "status")
+    for info in infos:
+        dist = "(built-in)" if info.builtin else info.distribution or ""
+        status = f"[red]failed ({info.failed_in})[/]" if info.error else "ok"
+        table.add_row(info.name, dist, info.version or "", ", ".join(info.hooks), status)
+    console.print(table)
+    # Failures go below the table, one unwrapped paragraph each: a table cell would
+    # break the exception text wherever the terminal is narrow.
+    failed = [info for info in infos if info.error]
+    for info in failed:
+        where = f"entry point {info.entry_point}: " if info.entry_point else ""
+        line = f"\n[bold red]{escape(info.name)}[/] {escape(where + (info.error or ''))}"
+        console.print(line, soft_wrap=True)
+        console.print(f"  {escape(info.hint or '')}", soft_wrap=True)
+        if show_traceback:
+            console.print(escape(info.traceback or ""), end="", soft_wrap=True)
+    if failed and not show_traceback:
+        console.print(f"\n{len(failed)} failed; `gba plugins --traceback` shows where.")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+def llms(as_json: bool) -> None:
+    """List LLM backends and the model each role resolves to."""
+    from gba_core.config import ROLES, llm_spec_for
+    from gba_core.llm import llm_backends
+
+    backends = llm_backends()
+    roles = {role: llm_spec_for(role) for role in ROLES}
+    if as_json:
+        echo_json(
+            {
+                "backends": {p: b.help for p, b in backends.items()},
+                "roles": {r: {"llm": s, "from": src} for r, (s, src) in roles.items()},
+            }
+        )
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = make_console()
+    table = Table("prefix", "description")
+    for prefix, backend in backends.items():
+        table.add_row(escape(prefix), escape(backend.help))
+    console.print(table)
+    table = Table("role", "llm", "from")
+    for role, (spec, source) in roles.items():
+        table.add_row(role, spec, source)
+    console.print(table)
