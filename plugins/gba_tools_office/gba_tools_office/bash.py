@@ -25,8 +25,13 @@ class Command(BaseModel):
     command: str = Field(max_length=500, description="One bash command line.")
 
 
+def allowed_in_advance(options: Mapping[str, Any]) -> bool:
+    """Whether the user allowed every command up front (--allow-bash, GBA_ALLOW_BASH)."""
+    return bool(options.get("allow_bash")) or env_flag("GBA_ALLOW_BASH")
+
+
 def allowed(command: str, ctx: ToolContext) -> bool:
-    if ctx.options.get("allow_bash") or env_flag("GBA_ALLOW_BASH"):
+    if allowed_in_advance(ctx.options):
         return True
     if not ctx.interactive:
         return False
@@ -43,7 +48,7 @@ class UseBash(Tool):
     description = DESCRIPTION
 
     def unavailable(self, *, interactive: bool, options: Mapping[str, Any]) -> str | None:
-        if interactive or options.get("allow_bash") or env_flag("GBA_ALLOW_BASH"):
+        if interactive or allowed_in_advance(options):
             return None
         return "no terminal to confirm commands on (gba run --allow-bash allows them)"
 
