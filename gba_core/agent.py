@@ -87,6 +87,7 @@ class Agent:
             rng=random.Random(seed),
             options=self.tool_options,
             interactive=self.interactive,
+            today=trajectory.today,
         )
         try:
             for index in range(self.max_steps):

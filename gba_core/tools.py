@@ -14,6 +14,7 @@ import random
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal, get_type_hints
 
 from pydantic import BaseModel, Field, create_model
@@ -38,6 +39,8 @@ class ToolContext:
     rng: random.Random = field(default_factory=random.Random)
     options: dict[str, Any] = field(default_factory=dict)
     interactive: bool = False
+    # The user's date: "tomorrow" in a task is resolved against it, as the planner does.
+    today: date | None = None
 
 
 def structured_answer(
@@ -60,6 +63,7 @@ def structured_answer(
         request=request,
         task=task,
         scratchpad=scratchpad,
+        today=ctx.today,
         **variables,
     )
     return ctx.llm.complete(messages, schema=schema, max_tokens=max_tokens).parsed

@@ -129,3 +129,36 @@ def test_conformance_check_accepts_a_good_pair_and_rejects_a_bad_one():
         check_tool_pair(Weather(), SimulatedTool("get_weather", "Something else."))
     with pytest.raises(AssertionError, match="names differ"):
         check_tool_pair(Weather(), SimulatedTool("weather", "Current weather for a city."))
+
+
+def test_tools_read_the_users_date_to_resolve_tomorrow():
+    from datetime import date
+
+    from gba_core.agent import Agent
+    from gba_core.default_plugins.final_answer import FinalAnswer
+    from gba_core.llm.scripted import ScriptedLLM
+    from gba_core.planners import ZeroShotPlanner
+    from gba_core.testing import plan_answer
+    from gba_core.tools import FunctionTool
+
+    def remind(day: str) -> str:
+        """Set a reminder.
+
+        Args:
+            day: The day, YYYY-MM-DD.
+        """
+        return f"reminder on {day}"
+
+    tools = {"remind": FunctionTool(remind), "final_answer": FinalAnswer()}
+    llm = ScriptedLLM(
+        [plan_answer("remind", "Remind me tomorrow"), {"day": "2027-03-16"},
+         plan_answer("final_answer", "Say done"), "Done."]
+    )  # fmt: skip
+    trajectory = Agent(ZeroShotPlanner(tools, llm), tools).run(
+        "Remind me tomorrow", today=date(2027, 3, 15)
+    )
+    assert trajectory.steps[0].observation == "reminder on 2027-03-16"
+    assert "Today is Monday, 2027-03-15." in llm.calls[1].prompt  # the argument filling
+    without = ScriptedLLM([{"day": "2027-03-16"}])
+    FunctionTool(remind).run("r", "t", [], ToolContext(llm=without))
+    assert "Today is" not in without.calls[0].prompt
