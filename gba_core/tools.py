@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, create_model
 from gba_core.errors import PluginError
 from gba_core.llm.base import LLM
 from gba_core.prompts import render_messages
+from gba_core.roles import ToolRole
 from gba_core.schema import Scratchpad
 
 TOOL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -74,6 +75,8 @@ class Tool:
 
     name: str = ""
     description: str = ""
+    # The LLM calls the tool makes, so their examples can train and measure the tool LLM.
+    roles: tuple[ToolRole, ...] = ()
 
     def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
         raise NotImplementedError
@@ -204,13 +207,20 @@ class FunctionTool(Tool):
     through schema-guided output and the function is called with the validated values
     (no ``exec`` of generated code). A parameter annotated ``ToolContext`` receives the
     context instead of an LLM-filled value. The result is returned as text (JSON for
-    non-string results).
+    non-string results). ``examples`` names files of argument examples in the
+    ``role_examples/`` folder of ``examples_package`` (the package defining ``func``).
     """
 
     template: str = "function_tool.j2"
 
     def __init__(
-        self, func: Callable[..., Any], *, name: str | None = None, description: str | None = None
+        self,
+        func: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        examples: tuple[str, ...] = (),
+        examples_package: str | None = None,
     ) -> None:
         self.func = func
         self.name = name or func.__name__
@@ -239,21 +249,22 @@ class FunctionTool(Tool):
         # Enough tokens for every bounded string at its longest, plus the JSON around.
         n_str = sum(1 for annotation, _ in fields.values() if annotation is str)
         self.max_tokens = n_str * ARGUMENT_MAX_CHARS + 64 * len(fields) + 128
+        self.role = ToolRole(
+            "arguments",
+            self.template,
+            schema=self.args_model,
+            max_tokens=self.max_tokens,
+            variables={"name": self.name, "description": self.description},
+            examples=examples,
+            examples_package=examples_package or func.__module__.split(".")[0],
+        )
+        self.roles = (self.role,)
 
     def fill_arguments(
         self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext
     ) -> BaseModel:
-        return structured_answer(
-            ctx,
-            self.template,
-            self.args_model,
-            request=request,
-            task=task,
-            scratchpad=scratchpad,
-            max_tokens=self.max_tokens,
-            name=self.name,
-            description=self.description,
-        )
+        answer: BaseModel = self.role.ask(ctx, request=request, task=task, scratchpad=scratchpad)
+        return answer
 
     def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
         arguments = self.fill_arguments(request, task, scratchpad, ctx)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from gba_core import hookimpl
 from gba_core.llm.base import degenerate
-from gba_core.prompts import render_messages
+from gba_core.roles import Output, RoleExample, ToolRole, matches_expected
 from gba_core.schema import Scratchpad
 from gba_core.tools import SimulatedTool, Tool, ToolContext
 
@@ -56,9 +56,24 @@ def unusable(answer: str, task: str) -> bool:
     )
 
 
+def right_answer(example: RoleExample, output: Output) -> bool:
+    """An answer is right when it carries the expected facts and is a usable answer."""
+    text = output if isinstance(output, str) else ""
+    return matches_expected(example, text) and not unusable(text, example.task)
+
+
+ROLE = ToolRole(
+    "final_answer",
+    "final_answer.j2",
+    max_tokens=256,
+    examples=("final_answer.jsonl",),
+    examples_package=__package__,
+    check=right_answer,
+)
+
+
 def write_answer(request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
-    messages = render_messages("final_answer.j2", request=request, task=task, scratchpad=scratchpad)
-    answer = ctx.llm.complete(messages, max_tokens=256).content.strip()
+    answer = ROLE.ask(ctx, request=request, task=task, scratchpad=scratchpad)
     # Base models like to label the answer; the CLI labels it already.
     answer = answer.removeprefix("Answer:").strip()
     # A small model sometimes writes nothing, loops, echoes its instruction or copies its
@@ -69,6 +84,7 @@ def write_answer(request: str, task: str, scratchpad: Scratchpad, ctx: ToolConte
 class FinalAnswer(Tool):
     name = "final_answer"
     description = DESCRIPTION
+    roles = (ROLE,)
 
     def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
         return write_answer(request, task, scratchpad, ctx)

@@ -293,6 +293,39 @@ def requests(
     click.echo(f"{added} new requests in {db_path} ({len(db.requests())} in all)")
 
 
+@sim.command("package-roles")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the dataset (train and validation splits, report.json).",
+)
+@click.option(
+    "--tool",
+    "tool_names",
+    multiple=True,
+    metavar="NAME",
+    help="Only this tool's roles (repeatable; default: every installed real tool).",
+)
+def package_roles_command(out: Path, tool_names: tuple[str, ...]) -> None:
+    """Package the installed tools' role examples (the LLM calls inside real tools:
+    function arguments, calculations, search notes, final answers) for `gba train sft`.
+    Each prompt is rendered by the tool's own template, as at run time."""
+    from gba_core.tools import load_toolset
+
+    from .package_roles import package_roles
+
+    real = load_toolset().real
+    if unknown := sorted(set(tool_names) - set(real)):
+        raise ConfigError(f"no installed real tool named {', '.join(unknown)}")
+    chosen = {n: t for n, t in real.items() if not tool_names or n in tool_names}
+    counts = package_roles(chosen, out)
+    for split, by_role in counts.items():
+        listed = ", ".join(f"{role} {n}" for role, n in sorted(by_role.items()))
+        click.echo(f"{split}: {sum(by_role.values())} examples ({listed})")
+    click.echo(f"written to {out}")
+
+
 @sim.command()
 @existing_db_option
 @click.option("--run", "run_id", required=True, help="The run to export.")

@@ -3,15 +3,17 @@ the user allowed it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from gba_core.config import env_flag
+from gba_core.roles import Output, RoleExample, ToolRole
 from gba_core.sandbox import run_shell
 from gba_core.schema import Scratchpad
-from gba_core.tools import Tool, ToolContext, structured_answer
+from gba_core.tools import Tool, ToolContext
 
 from .settings import sandbox_limits
 
@@ -23,6 +25,25 @@ DESCRIPTION = (
 
 class Command(BaseModel):
     command: str = Field(max_length=500, description="One bash command line.")
+
+
+def right_output(example: RoleExample, output: Output) -> bool:
+    """A command is right when its output in the sandbox has what the example expects."""
+    if not isinstance(output, Command):
+        return False
+    outcome = run_shell(output.command, limits=sandbox_limits())
+    return outcome.ok and all(re.search(p, outcome.stdout, re.I) for p in example.expected)
+
+
+ROLE = ToolRole(
+    "bash",
+    "bash.j2",
+    package=__package__,
+    schema=Command,
+    max_tokens=300,
+    examples=("use_bash.jsonl",),
+    check=right_output,
+)
 
 
 def allowed_in_advance(options: Mapping[str, Any]) -> bool:
@@ -46,6 +67,7 @@ def allowed(command: str, ctx: ToolContext) -> bool:
 class UseBash(Tool):
     name = "use_bash"
     description = DESCRIPTION
+    roles = (ROLE,)
 
     def unavailable(self, *, interactive: bool, options: Mapping[str, Any]) -> str | None:
         if interactive or allowed_in_advance(options):
@@ -53,16 +75,7 @@ class UseBash(Tool):
         return "no terminal to confirm commands on (gba run --allow-bash allows them)"
 
     def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
-        command = structured_answer(
-            ctx,
-            "bash.j2",
-            Command,
-            request=request,
-            task=task,
-            scratchpad=scratchpad,
-            package=__package__,
-            max_tokens=300,
-        ).command
+        command = ROLE.ask(ctx, request=request, task=task, scratchpad=scratchpad).command
         if not allowed(command, ctx):
             return (
                 "Refused: running shell commands needs the user's permission "

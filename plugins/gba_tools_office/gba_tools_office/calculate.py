@@ -7,9 +7,10 @@ from numbers import Real
 
 from pydantic import BaseModel, Field
 
+from gba_core.roles import Output, RoleExample, ToolRole
 from gba_core.sandbox import run_python
 from gba_core.schema import Scratchpad
-from gba_core.tools import Tool, ToolContext, structured_answer
+from gba_core.tools import Tool, ToolContext
 
 from .settings import sandbox_limits
 
@@ -27,27 +28,48 @@ def _is_number(value: object) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
+def compute(code: str) -> float | list[float] | str:
+    """The number (or list) the code sets as ``result`` in the sandbox, or the error
+    text for the planner."""
+    outcome = run_python(code, limits=sandbox_limits())
+    if not outcome.ok:
+        return f"Error: the calculation failed: {outcome.describe_failure()}"
+    raw = outcome.files.get("result.json")
+    value = json.loads(raw) if raw else None
+    numbers = value if isinstance(value, list) else [value]
+    if value is None or not numbers or not all(_is_number(v) for v in numbers):
+        return "Error: the calculation did not set `result` to a number or list of numbers"
+    return value  # type: ignore[no-any-return]
+
+
+def _close(got: object, want: object) -> bool:
+    if isinstance(want, list):
+        return isinstance(got, list) and len(got) == len(want) and all(map(_close, got, want))
+    return _is_number(got) and _is_number(want) and abs(got - want) <= 1e-6 * max(1, abs(want))  # type: ignore[operator]
+
+
+def right_value(example: RoleExample, output: Output) -> bool:
+    """A calculation is right when its code computes the expected value, however written."""
+    return isinstance(output, Code) and _close(compute(output.code), example.expected)
+
+
+ROLE = ToolRole(
+    "calculate",
+    "calculate.j2",
+    package=__package__,
+    schema=Code,
+    max_tokens=700,
+    examples=("calculate_number.jsonl",),
+    check=right_value,
+)
+
+
 class CalculateNumber(Tool):
     name = "calculate_number"
     description = DESCRIPTION
+    roles = (ROLE,)
 
     def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
-        code = structured_answer(
-            ctx,
-            "calculate.j2",
-            Code,
-            request=request,
-            task=task,
-            scratchpad=scratchpad,
-            package=__package__,
-            max_tokens=700,
-        ).code
-        outcome = run_python(code, limits=sandbox_limits())
-        if not outcome.ok:
-            return f"Error: the calculation failed: {outcome.describe_failure()}"
-        raw = outcome.files.get("result.json")
-        value = json.loads(raw) if raw else None
-        numbers = value if isinstance(value, list) else [value]
-        if value is None or not numbers or not all(_is_number(v) for v in numbers):
-            return "Error: the calculation did not set `result` to a number or list of numbers"
-        return f"Result: {json.dumps(value)}"
+        code = ROLE.ask(ctx, request=request, task=task, scratchpad=scratchpad).code
+        value = compute(code)
+        return value if isinstance(value, str) else f"Result: {json.dumps(value)}"

@@ -127,4 +127,4 @@ class CreateEvent(FunctionTool):
         return None
 
 
-create_event_tool = CreateEvent(create_event)
+create_event_tool = CreateEvent(create_event, examples=("function_arguments.jsonl",))

@@ -89,4 +89,4 @@ def send_email(recipient: str, subject: str, body: str) -> str:
     return f"Email to {address} with subject '{subject}' saved in the outbox {maildir_path()}."
 
 
-send_email_tool = FunctionTool(send_email)
+send_email_tool = FunctionTool(send_email, examples=("function_arguments.jsonl",))

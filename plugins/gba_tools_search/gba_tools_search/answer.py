@@ -17,7 +17,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from gba_core.llm.base import degenerate
-from gba_core.tools import ToolContext, structured_answer
+from gba_core.roles import ToolRole
+from gba_core.tools import ToolContext
 
 NOTE_CHARS = 400
 EVIDENCE_SENTENCES = 4
@@ -65,25 +66,30 @@ def evidence(query: str, doc: Found, k: int = EVIDENCE_SENTENCES) -> str:
     return " ".join(sentences[i] for i in best)
 
 
-def _tokens(chars: int) -> int:
-    # Room for every character of a bounded string as its own token, plus the JSON.
-    return chars + 32
+# Room for every character of a bounded string as its own token, plus the JSON.
+_TOKENS = NOTE_CHARS + 32
+NOTE = ToolRole(
+    "summarize",
+    "summarize.j2",
+    package=__package__,
+    schema=Note,
+    max_tokens=_TOKENS,
+    examples=("search_notes.jsonl",),
+)
+ANSWER = ToolRole(
+    "answer",
+    "answer.j2",
+    package=__package__,
+    schema=Answer,
+    max_tokens=_TOKENS,
+    examples=("search_answer.jsonl",),
+)
+# Both search tools make these calls; the examples are written for search_wikipedia.
+ROLES = (NOTE, ANSWER)
 
 
-def _ask(
-    ctx: ToolContext, template: str, schema: type[BaseModel], task: str, **variables: Any
-) -> Any:
-    return structured_answer(
-        ctx,
-        template,
-        schema,
-        request="",
-        task=task,
-        scratchpad=[],
-        package=__package__,
-        max_tokens=_tokens(NOTE_CHARS),
-        **variables,
-    )
+def _ask(ctx: ToolContext, role: ToolRole, task: str, **variables: Any) -> Any:
+    return role.ask(ctx, request="", task=task, scratchpad=[], **variables)
 
 
 def answer(ctx: ToolContext, task: str, docs: list[Found]) -> str:
@@ -93,9 +99,9 @@ def answer(ctx: ToolContext, task: str, docs: list[Found]) -> str:
     facts = [(d.title, evidence(task, d)) for d in docs]
     notes = []
     for title, text in facts:
-        note = _ask(ctx, "summarize.j2", Note, task, title=title, text=text).note.strip()
+        note = _ask(ctx, NOTE, task, title=title, text=text).note.strip()
         notes.append((title, text if degenerate(note) else note))
-    reply = _ask(ctx, "answer.j2", Answer, task, notes=notes).answer.strip()
+    reply = _ask(ctx, ANSWER, task, notes=notes).answer.strip()
     # The best evidence goes with the answer, so the planner can check it and still has
     # the facts when a small model's answer is off.
     lines = [] if degenerate(reply) else [reply]

@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 from gba_core.schema import Scratchpad
 from gba_core.tools import Tool, ToolContext
 
-from .answer import Found, answer
+from .answer import ROLES, Found, answer
 from .corpus import split_passages
 from .settings import setting
 
@@ -263,6 +263,7 @@ def best_nodes(query: str, text: str, k: int, max_nodes: int) -> list[str]:
 class SearchInternet(Tool):
     name = "search_internet"
     description = DESCRIPTION
+    roles = ROLES
 
     def __init__(self, endpoint: str | None = None, *, snippets_only: bool | None = None) -> None:
         self.endpoint = endpoint

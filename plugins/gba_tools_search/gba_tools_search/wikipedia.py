@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from gba_core.schema import Scratchpad
 from gba_core.tools import Tool, ToolContext
 
-from .answer import Found, answer
+from .answer import ROLES, Found, answer
 from .settings import cache_dir, setting
 
 if TYPE_CHECKING:  # numpy and faiss load when a search runs, not with the plugin
@@ -161,6 +161,7 @@ def retrieve(index: SearchIndex, query: str, params: RetrievalParams) -> Retriev
 class SearchWikipedia(Tool):
     name = "search_wikipedia"
     description = DESCRIPTION
+    roles = ROLES
 
     def __init__(self, index: Path | None = None, params: RetrievalParams | None = None) -> None:
         self.index = index

@@ -215,6 +215,87 @@ def export(
     click.echo(f"{target}\nuse it as: --planner-llm 'llama-cpp:{target}'")
 
 
+@train.command("eval-roles")
+@click.option(
+    "--tool-llm",
+    "--llm",
+    "tool_llm",
+    metavar="SPEC",
+    help="LLM of the tool role (default: as configured).",
+)
+@click.option(
+    "--tool",
+    "tool_names",
+    multiple=True,
+    metavar="NAME",
+    help="Only this tool's roles (repeatable; default: every installed real tool).",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["heldout", "train"]),
+    default="heldout",
+    show_default=True,
+    help="Which role examples.",
+)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def eval_roles(
+    tool_llm: str | None, tool_names: tuple[str, ...], split: str, json_path: Path | None
+) -> None:
+    """Score a model on the tool roles (the LLM calls inside real tools) with their
+    held-out role examples: accuracy per role, each answer checked as the tool would
+    use it (a calculation by running it, arguments field by field)."""
+    import json
+    from collections import defaultdict
+
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from gba_core.config import llm_spec_for
+    from gba_core.errors import ConfigError
+    from gba_core.llm import get_llm
+    from gba_core.roles import evaluate_roles, role_cases
+    from gba_core.tools import load_toolset
+
+    real = load_toolset().real
+    if unknown := sorted(set(tool_names) - set(real)):
+        raise ConfigError(f"no installed real tool named {', '.join(unknown)}")
+    chosen = {n: t for n, t in real.items() if not tool_names or n in tool_names}
+    cases = role_cases(chosen, split)
+    if not cases:
+        raise ConfigError(f"no {split} role examples for {', '.join(sorted(chosen))}")
+    spec, _ = llm_spec_for("tool", {"tool": tool_llm})
+    llm = get_llm(spec)
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"roles on {split}", total=len(cases))
+        results = evaluate_roles(cases, llm, on_done=lambda _: progress.advance(task))
+    by_role: dict[str, list] = defaultdict(list)
+    for result in results:
+        by_role[result.role].append(result)
+    table = Table(title=f"tool roles on {split} examples: {spec}")
+    for column in ("role", "examples", "accuracy", "s/call"):
+        table.add_column(column, justify="left" if column == "role" else "right")
+    summary = {}
+    for role, items in sorted(by_role.items()):
+        accuracy = sum(r.correct for r in items) / len(items)
+        seconds = sum(r.seconds for r in items) / len(items)
+        summary[role] = {"examples": len(items), "accuracy": accuracy, "seconds": seconds}
+        table.add_row(role, str(len(items)), f"{accuracy:.3f}", f"{seconds:.2f}")
+    overall = sum(r.correct for r in results) / len(results)
+    table.add_row("all", str(len(results)), f"{overall:.3f}", "")
+    Console().print(table)
+    if json_path:
+        report = {
+            "llm": spec,
+            "split": split,
+            "accuracy": overall,
+            "roles": summary,
+            "results": [vars(r) for r in results],
+        }
+        json_path.write_text(json.dumps(report, indent=2) + "\n")
+
+
 @train.command("eval-steps")
 @dataset_option
 @click.option("--planner-llm", required=True, metavar="SPEC", help="LLM of the planner.")

@@ -1,0 +1,52 @@
+"""``gba sim package-roles``: the installed tools' role examples as a training dataset.
+
+Each example is rendered by the tool role that makes the call at run time, so the
+prompt is the one inference sends; the completion is the target as the model writes it.
+Train examples go to the ``train`` split and held-out ones to ``validation``, in the
+layout ``gba sim package`` writes, so ``gba train sft`` reads either.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from gba_core.errors import ConfigError
+from gba_core.roles import prompt_completion, role_cases
+from gba_core.tools import Tool
+
+SPLITS = {"train": "train", "heldout": "validation"}
+
+
+def package_roles(tools: Mapping[str, Tool], out: Path) -> dict[str, Counter[str]]:
+    """Write the role datasets of ``tools`` to ``out``; examples per split and role."""
+    cases = role_cases(tools)
+    if not cases:
+        raise ConfigError("none of the chosen tools has role examples; nothing to package")
+    rows: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS.values()}
+    counts: dict[str, Counter[str]] = {split: Counter() for split in SPLITS.values()}
+    seen: set[str] = set()
+    for case in cases:
+        row = prompt_completion(case)
+        key = json.dumps([row["prompt"], row["completion"]], sort_keys=True)
+        if key in seen:
+            raise ConfigError(f"role example {case.example.id} repeats another one")
+        seen.add(key)
+        split = SPLITS[case.example.split]
+        rows[split].append(row)
+        counts[split][row["role"]] += 1
+    out.mkdir(parents=True, exist_ok=True)
+    for split, examples in rows.items():
+        with (out / f"{split}.prompt_completion.jsonl").open("w", encoding="utf-8") as f:
+            for example in examples:
+                f.write(json.dumps(example, ensure_ascii=False) + "\n")
+    report = {
+        "kind": "tool roles",
+        "tools": sorted(tools),
+        "examples": {split: dict(sorted(c.items())) for split, c in counts.items()},
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return counts
