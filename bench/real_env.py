@@ -37,7 +37,8 @@ from typing import Any
 HERE = Path(__file__).parent
 REQUESTS = HERE / "real_env_requests.jsonl"
 DATES = ("2026-12-07", "2027-03-15", "2027-07-01")
-CONFIGS = ("shipped", "zero-shot")
+# shipped-planner: the shipped planner with the base model in the tool roles.
+CONFIGS = ("shipped", "zero-shot", "shipped-planner")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # Tools that act on the world; the others produce information the answer is built from.
 ACTING = ("create_event", "send_email")
@@ -192,19 +193,23 @@ class Runner:
     def __init__(self, config: str, max_steps: int) -> None:
         from gba_core.config import DEFAULT_LLM
         from gba_core.llm import get_llm
-        from gba_core.shipped import choose_planner
+        from gba_core.shipped import choose_planner, choose_tool_llm
         from gba_core.tools import load_toolset
 
         self.installed = load_toolset().real
-        if config == "shipped":
+        tool_spec = DEFAULT_LLM
+        if config in ("shipped", "shipped-planner"):
             choice = choose_planner("fine-tuned", DEFAULT_LLM, "default", self.installed)
             self.planner, spec = choice.planner, choice.llm_spec
+            if config == "shipped":  # the shipped tool-role adapter too, as gba run uses it
+                tool_spec = choose_tool_llm(DEFAULT_LLM, "default", choice)
         elif config == "zero-shot":
             self.planner, spec = "zero-shot", DEFAULT_LLM
         else:
             raise SystemExit(f"unknown configuration {config!r}; known: {', '.join(CONFIGS)}")
-        self.tool_llm = get_llm(DEFAULT_LLM)
-        self.planner_llm = self.tool_llm if spec == DEFAULT_LLM else get_llm(spec)
+        self.planner_llm = get_llm(spec)
+        self.tool_llm = self.planner_llm if tool_spec == spec else get_llm(tool_spec)
+        self.tool_spec = tool_spec
         self.max_steps = max_steps
 
     def run(self, row: dict[str, Any], today: date) -> Outcome:
@@ -274,7 +279,9 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", action="append", choices=CONFIGS, help="default: both")
+    parser.add_argument(
+        "--config", action="append", choices=CONFIGS, help="default: shipped and zero-shot"
+    )
     parser.add_argument("--dates", default=",".join(DATES), help="comma-separated YYYY-MM-DD")
     parser.add_argument("--limit", type=int, default=None, help="the first N requests")
     parser.add_argument("--ids", default=None, help="comma-separated request ids")
@@ -291,7 +298,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = rows[: args.limit] if args.limit else rows
     dates = [date.fromisoformat(d) for d in args.dates.split(",")]
     report: dict[str, Any] = {"machine": os.uname().nodename, "dates": args.dates, "configs": {}}
-    for config in args.config or CONFIGS:
+    for config in args.config or CONFIGS[:2]:
         runner = Runner(config, args.max_steps)
         outcomes = []
         for today in dates:

@@ -150,7 +150,7 @@ def run(
     from gba_core.config import llm_spec_for
     from gba_core.llm import get_llm
     from gba_core.planners import planner_factory
-    from gba_core.shipped import choose_planner
+    from gba_core.shipped import choose_planner, choose_tool_llm
     from gba_core.tools import load_toolset, offered_tools
 
     if not request.strip():
@@ -168,7 +168,7 @@ def run(
     mode = "simulated" if simulated else "real"
     tool_role = "simulator" if simulated else "tool"
     planner_spec, planner_source = llm_spec_for("planner", choices)
-    tool_spec, _ = llm_spec_for(tool_role, choices)
+    tool_spec, tool_source = llm_spec_for(tool_role, choices)
     installed = load_toolset().for_mode(mode)
     tool_options = {"allow_bash": allow_bash}
     interactive = sys.stdin.isatty() if interactive is None else interactive
@@ -179,6 +179,8 @@ def run(
     if choice.note:
         click.echo(choice.note, err=True)
     planner, planner_spec = choice.planner, choice.llm_spec
+    if mode == "real":  # twins play tools; the simulator keeps its own model
+        tool_spec = choose_tool_llm(tool_spec, tool_source, choice)
     make_planner = planner_factory(planner)
     planner_model = get_llm(planner_spec)
     tool_model = planner_model if tool_spec == planner_spec else get_llm(tool_spec)

@@ -88,17 +88,20 @@ def planners(as_json: bool) -> None:
     """List planners and shipped planner models, and which one `gba run` uses and why.
 
     A shipped planner is the default when it knows every installed tool and no model is
-    configured for the planner role (--planner-llm, GBA_PLANNER_LLM, gba.toml).
+    configured for the planner role (--planner-llm, GBA_PLANNER_LLM, gba.toml). Real
+    tools' LLM calls then use the tool-role adapter shipped with it, unless a model is
+    configured for the tool role.
     """
     from gba_core.config import llm_spec_for
     from gba_core.planners import planner_factories
-    from gba_core.shipped import choose_planner, shipped_planners
+    from gba_core.shipped import choose_planner, choose_tool_llm, shipped_planners
     from gba_core.tools import load_toolset
 
     names = load_toolset().real
     shipped = shipped_planners()
     spec, source = llm_spec_for("planner")
     choice = choose_planner(None, spec, source, names, shipped)
+    tool_llm = choose_tool_llm(*llm_spec_for("tool"), choice)
     models = [
         {
             "name": s.name,
@@ -108,11 +111,20 @@ def planners(as_json: bool) -> None:
             "tools": sorted(s.manifest.tools),
             "unknown_installed_tools": s.unknown_tools(names),
             "heldout_next_tool_accuracy": s.manifest.heldout.next_tool_accuracy,
+            "tool_roles_adapter": s.tool_llm_spec(),
+            "tool_roles_heldout_accuracy": (
+                s.manifest.tool_roles.heldout_accuracy if s.manifest.tool_roles else None
+            ),
             "built": s.manifest.built.isoformat(),
         }
         for s in shipped.values()
     ]
-    default = {"planner": choice.planner, "llm": choice.llm_spec, "why": choice.reason}
+    default = {
+        "planner": choice.planner,
+        "llm": choice.llm_spec,
+        "why": choice.reason,
+        "tool_llm": tool_llm,
+    }
     if as_json:
         echo_json({"planners": sorted(planner_factories()), "shipped": models, "default": default})
         return
@@ -133,6 +145,7 @@ def planners(as_json: bool) -> None:
     console.print(table)
     console.print(f"[bold]default:[/] {choice.planner} on {escape(choice.llm_spec)}")
     console.print(f"  why: {escape(choice.reason)}")
+    console.print(f"[bold]real tools' LLM calls:[/] {escape(tool_llm)}")
 
 
 @click.command()

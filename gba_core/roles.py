@@ -166,7 +166,10 @@ class ToolRole:
         if isinstance(example.target, str):
             return same_value(example.target, output_text(output))
         got = output.model_dump(mode="json") if isinstance(output, BaseModel) else {}
-        return all(same_value(v, got.get(k)) for k, v in example.target.items())
+        # Through the schema, so "14:20" and a parsed 14:20:00 compare equal.
+        want = self.schema.model_validate(example.target) if self.schema else None
+        target = want.model_dump(mode="json") if want else example.target
+        return all(same_value(v, got.get(k)) for k, v in target.items())
 
     def load_examples(self, tool: str) -> list[RoleExample]:
         """This role's examples for ``tool`` from the package's example files."""

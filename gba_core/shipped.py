@@ -67,6 +67,20 @@ class HeldOut(BaseModel):
     prompt_tokens: float | None = None
 
 
+class ToolRoleModel(BaseModel):
+    """A LoRA adapter for the LLM calls inside real tools (``gba_core.roles``), shipped
+    beside a planner: what it was trained on and how it scored per role."""
+
+    adapter: str = Field(description="the LoRA adapter GGUF, relative to the manifest")
+    adapter_sha256: str
+    roles: list[str] = Field(description="the tool roles trained, as tool/role")
+    dataset_sha256: str = Field(description="sha256 of the packaged role examples")
+    dataset_examples: int
+    recipe: list[str]
+    heldout_examples: int
+    heldout_accuracy: dict[str, float] = Field(description="tool/role -> held-out accuracy")
+
+
 class PlannerManifest(BaseModel):
     """Everything a shipped planner was built from, so staleness can be checked."""
 
@@ -83,6 +97,13 @@ class PlannerManifest(BaseModel):
     heldout: HeldOut
     built: date
     gba_version: str
+    tool_roles: ToolRoleModel | None = Field(
+        None, description="the tool-role adapter shipped with the planner, if any"
+    )
+
+
+def _with_lora(base: str, adapter: Path) -> str:
+    return f"{base}?lora={quote(str(adapter), safe='/:')}"
 
 
 @dataclass(frozen=True)
@@ -111,7 +132,14 @@ class ShippedPlanner:
         return self.folder / self.manifest.adapter
 
     def llm_spec(self) -> str:
-        return f"{self.manifest.base_llm}?lora={quote(str(self.adapter_path), safe='/:')}"
+        return _with_lora(self.manifest.base_llm, self.adapter_path)
+
+    def tool_llm_spec(self) -> str | None:
+        """The model for real tools' LLM calls: the base with the tool-role adapter."""
+        roles = self.manifest.tool_roles
+        if roles is None:
+            return None
+        return _with_lora(self.manifest.base_llm, self.folder / roles.adapter)
 
     def unknown_tools(self, installed: Iterable[str]) -> list[str]:
         """Installed tools the planner was not trained on."""
@@ -140,6 +168,16 @@ class PlannerChoice:
     shipped: ShippedPlanner | None = None
     # One line for the user when gba chose something they might not expect.
     note: str | None = None
+
+
+def choose_tool_llm(tool_spec: str, spec_source: str, choice: PlannerChoice) -> str:
+    """The model for real tools' LLM calls: the user's if they chose one, else the
+    tool-role adapter shipped with the chosen planner, else the default."""
+    if spec_source != "default" or choice.shipped is None:
+        return tool_spec
+    if choice.shipped.manifest.base_llm != tool_spec:
+        return tool_spec
+    return choice.shipped.tool_llm_spec() or tool_spec
 
 
 def choose_planner(

@@ -14,7 +14,9 @@ from gba_core.shipped import (
     HeldOut,
     PlannerManifest,
     ShippedPlanner,
+    ToolRoleModel,
     choose_planner,
+    choose_tool_llm,
     dataset_sha256,
     shipped_planners,
     text_sha256,
@@ -25,7 +27,20 @@ from gba_core.testing import plan_answer
 BASE = "llama-cpp:gemma-3-270m"
 
 
-def write_shipped(folder, tools, *, name="test-planner", base=BASE):
+def tool_roles_model():
+    return ToolRoleModel(
+        adapter="tool_roles.gguf",
+        adapter_sha256="0" * 64,
+        roles=["calculate_number/calculate"],
+        dataset_sha256="0" * 64,
+        dataset_examples=3,
+        recipe=["gba sim package-roles"],
+        heldout_examples=1,
+        heldout_accuracy={"all": 1.0},
+    )
+
+
+def write_shipped(folder, tools, *, name="test-planner", base=BASE, tool_roles=None):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "adapter.gguf").write_bytes(b"GGUF")
     manifest = PlannerManifest(
@@ -41,6 +56,7 @@ def write_shipped(folder, tools, *, name="test-planner", base=BASE):
         heldout=HeldOut(examples=2, next_tool_accuracy=0.5),
         built=date(2026, 12, 6),
         gba_version="0.1.0",
+        tool_roles=tool_roles,
     )
     (folder / "manifest.json").write_text(manifest.model_dump_json())
     return ShippedPlanner.from_folder(folder)
@@ -82,6 +98,18 @@ def test_a_model_the_user_chose_wins_over_a_shipped_planner(tmp_path):
     assert choose_planner(None, BASE, "default", ["final_answer"], other).planner == "zero-shot"
     named = choose_planner("zero-shot", BASE, "default", ["final_answer"], shipped)
     assert (named.planner, named.llm_spec) == ("zero-shot", BASE)
+
+
+def test_tools_use_the_shipped_tool_role_adapter_unless_the_user_chose_a_model(tmp_path):
+    plain = write_shipped(tmp_path / "p", ["final_answer"])
+    both = write_shipped(tmp_path / "q", ["final_answer"], tool_roles=tool_roles_model())
+    choice = choose_planner(None, BASE, "default", ["final_answer"], {"q": both})
+    assert choose_tool_llm(BASE, "default", choice) == f"{BASE}?lora={tmp_path}/q/tool_roles.gguf"
+    assert choose_tool_llm("openai:big", "--tool-llm", choice) == "openai:big"
+    without = choose_planner(None, BASE, "default", ["final_answer"], {"p": plain})
+    assert choose_tool_llm(BASE, "default", without) == BASE
+    zero_shot = choose_planner(None, BASE, "default", ["final_answer", "news"], {"q": both})
+    assert choose_tool_llm(BASE, "default", zero_shot) == BASE
 
 
 def test_a_broken_manifest_is_one_clear_error(tmp_path):
@@ -135,6 +163,38 @@ def test_gba_run_uses_the_shipped_planner_by_default(shipped_plugin, scripted_ba
     default = json.loads(shown.stdout)["default"]
     assert default["planner"] == "fine-tuned" and "aaa-test" in default["why"]
     assert default["llm"] == shipped_plugin.llm_spec()
+
+
+def test_gba_run_gives_real_tools_the_shipped_tool_role_model(
+    register_plugin, scripted_backend, tmp_path, monkeypatch
+):
+    import gba_core.llm
+    from gba_core.tools import load_toolset
+
+    monkeypatch.setattr(config, "DEFAULT_LLM", "scripted:base")
+    shipped = write_shipped(
+        tmp_path / "s", load_toolset().names, base="scripted:base", tool_roles=tool_roles_model()
+    )
+
+    class Models:
+        @hookimpl
+        def register_planner_models(self, register):
+            register(shipped)
+
+    register_plugin(Models())
+    asked = []
+    real_get_llm = gba_core.llm.get_llm
+
+    def recording(spec, *args, **kwargs):
+        asked.append(spec)
+        return real_get_llm(spec, *args, **kwargs)
+
+    monkeypatch.setattr(gba_core.llm, "get_llm", recording)
+    scripted_backend.add(plan_answer("final_answer", "Say hi"), "hi")
+    result = CliRunner().invoke(cli, ["run", "Say hi", "--json"])
+    assert result.exit_code == 0, result.output
+    assert asked == [shipped.llm_spec(), shipped.tool_llm_spec()]
+    assert shipped.tool_llm_spec().endswith("/s/tool_roles.gguf")
 
 
 def test_gba_run_names_the_tools_a_shipped_planner_does_not_know(
