@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from gba_core.tools import Tool, ToolContext
 
 EXAMPLES_FOLDER = "role_examples"
-# Free text longer than this is judged by its words, not verbatim (an email body).
-VERBATIM_CHARS = 40
+# Prose in an answer is right when it has this share of the target's words: "Picking
+# up the keys" for "Pick up the keys next Monday" says the same, a wrong date does not.
+PROSE_OVERLAP = 0.6
 
 
 class RoleExample(BaseModel):
@@ -68,13 +69,14 @@ def _words(text: str) -> set[str]:
 
 
 def same_value(target: Any, got: Any) -> bool:
-    """Whether an answer field says what the target says: short strings verbatim up to
-    case and spacing, long ones by sharing most of their words, anything else equal."""
+    """Whether an answer field says what the target says: a single token (an address, a
+    date, a time) verbatim up to case, prose (a title, an email body) by sharing most of
+    its words, anything else equal."""
     if isinstance(target, str) and isinstance(got, str):
-        if len(target) <= VERBATIM_CHARS:
+        if len(target.split()) <= 1:
             return _normal(target) == _normal(got)
         want = _words(target)
-        return len(want & _words(got)) >= 0.6 * len(want)
+        return len(want & _words(got)) >= PROSE_OVERLAP * len(want)
     return bool(target == got)
 
 

@@ -112,8 +112,11 @@ def write_model(
     tools = load_toolset().real
     heldout_rows = sum(1 for _ in (dataset / "validation.prompt_completion.jsonl").open())
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.gguf"):
-        old.unlink()
+    # The tool-role adapter (scripts/ship_tool_roles.py) is built apart and kept.
+    previous = out / MANIFEST
+    tool_roles = None
+    if previous.exists():
+        tool_roles = PlannerManifest.model_validate_json(previous.read_text()).tool_roles
     shutil.copyfile(adapter, out / "adapter.gguf")
     manifest = PlannerManifest(
         name=NAME,
@@ -132,6 +135,7 @@ def write_model(
         ),
         built=date.today(),
         gba_version=__version__,
+        tool_roles=tool_roles,
     )
     (out / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n")
 

@@ -84,11 +84,15 @@ def test_argument_answers_are_checked_field_by_field():
     assert not TOOL.role.correct(ex, wrong_day)
 
 
-def test_long_text_is_judged_by_its_words():
+def test_prose_is_judged_by_its_words_and_tokens_verbatim():
     body = "Hi Ana, the contract is signed and I will send it to you on Monday morning."
     assert same_value(body, "Hello Ana, the contract is signed; I will send it on Monday.")
     assert not same_value(body, "Dinner tomorrow?")
+    assert same_value("Picking up the keys", "Pick up the keys next Monday")
     assert not same_value("Dinner", "Lunch")
+    assert same_value("ana@example.com", " Ana@Example.com")
+    assert not same_value("ana@example.com", "ana@example.org")
+    assert not same_value("2026-11-03", "2026-11-04")
 
 
 def test_expected_patterns_decide_when_given():

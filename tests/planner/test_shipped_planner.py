@@ -56,3 +56,25 @@ def test_it_was_trained_on_the_data_the_repository_packages_now(shipped, tmp_pat
     assert dataset_sha256(out / "train.prompt_completion.jsonl") == (
         shipped.manifest.dataset_sha256
     ), REBUILD
+
+
+ROLES_REBUILD = (
+    "the shipped tool-role adapter is stale: rebuild it with `python scripts/ship_tool_roles.py`"
+)
+
+
+def test_its_tool_role_adapter_was_trained_on_the_role_examples_packaged_now(shipped, tmp_path):
+    roles = shipped.manifest.tool_roles
+    assert roles is not None, ROLES_REBUILD
+    adapter = shipped.folder / roles.adapter
+    assert file_sha256(adapter) == roles.adapter_sha256
+    assert adapter.stat().st_size < 16 * 2**20
+    out = tmp_path / "roles"
+    done = subprocess.run(
+        [*gba(), "sim", "package-roles", "--out", str(out)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert dataset_sha256(out / "train.prompt_completion.jsonl") == roles.dataset_sha256, (
+        ROLES_REBUILD
+    )
+    assert shipped.tool_llm_spec().endswith(f"?lora={adapter}")

@@ -31,13 +31,17 @@ def test_the_starter_set_covers_every_tool_in_both_splits_and_ends_in_final_answ
     assert len(data) >= 60
     assert len({r["id"] for r in data}) == len({r["request"].lower() for r in data}) == len(data)
     used = {"train": set(), "heldout": set()}
+    no_tool = {"train": 0, "heldout": 0}
     for row in data:
         tools = [TeacherPlan(**step["plan"]).selected_tool for step in row["steps"]]
         assert tools[-1] == "final_answer" and "final_answer" not in tools[:-1], row["id"]
-        assert len(tools) >= 2 and all(step["result"].strip() for step in row["steps"])
+        assert all(step["result"].strip() for step in row["steps"]), row["id"]
         used[row["split"]].update(tools)
-        assert date.fromisoformat(row["today"]).year == 2026, row["id"]
+        assert date.fromisoformat(row["today"]).year in (2026, 2027), row["id"]
+        no_tool[row["split"]] += len(tools) == 1
     assert used["train"] == used["heldout"] == OFFICE_AND_SEARCH | {"final_answer"}
+    # Requests that need no tool are answered at once; the training data shows some.
+    assert no_tool["train"] >= 5
     assert set(load_toolset().names) >= OFFICE_AND_SEARCH
 
 
