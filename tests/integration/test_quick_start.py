@@ -15,7 +15,13 @@ QUESTION = "Who directed the film Jaws?"
 
 @pytest.mark.parametrize("today", ["2026-12-07", "2027-03-15", "2027-07-01"])
 def test_the_quick_start_question_is_answered(today, monkeypatch):
-    for name in ("GBA_PLUGINS", "GBA_DISABLE_PLUGINS", "GBA_LLM", "GBA_PLANNER_LLM"):
+    for name in (
+        "GBA_PLUGINS",
+        "GBA_DISABLE_PLUGINS",
+        "GBA_LLM",
+        "GBA_PLANNER_LLM",
+        "GBA_TOOL_LLM",
+    ):
         monkeypatch.delenv(name, raising=False)
     gba = str(Path(sys.executable).with_name("gba"))
     proc = subprocess.run(
