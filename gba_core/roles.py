@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
@@ -203,6 +203,17 @@ class RoleCase:
     tool: str
     role: ToolRole
     example: RoleExample
+
+
+def real_tools_named(names: Iterable[str]) -> dict[str, Tool]:
+    """The installed real tools with these names (all of them when none is named)."""
+    from gba_core.tools import load_toolset
+
+    real = load_toolset().real
+    wanted = set(names)
+    if unknown := sorted(wanted - set(real)):
+        raise ConfigError(f"no installed real tool named {', '.join(unknown)}")
+    return {name: tool for name, tool in real.items() if not wanted or name in wanted}
 
 
 def role_cases(tools: Mapping[str, Tool], split: str | None = None) -> list[RoleCase]:

@@ -58,16 +58,8 @@ def structured_answer(
 ) -> Any:
     """Render a tool's prompt template and have the tool's LLM answer it as ``schema``
     (schema-guided output, validated): how real tools turn a task into an action."""
-    messages = render_messages(
-        template,
-        package=package,
-        request=request,
-        task=task,
-        scratchpad=scratchpad,
-        today=ctx.today,
-        **variables,
-    )
-    return ctx.llm.complete(messages, schema=schema, max_tokens=max_tokens).parsed
+    role = ToolRole(template, template, package=package, schema=schema, max_tokens=max_tokens)
+    return role.ask(ctx, request=request, task=task, scratchpad=scratchpad, **variables)
 
 
 class Tool:

@@ -30,8 +30,10 @@ MODEL_DIR = ROOT / "plugins" / "gba_planner_270m" / "gba_planner_270m" / "model"
 NAME = "gemma-3-270m-planner"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def recipe_arguments(description: str) -> argparse.Namespace:
+    """The work folder, the model folder and the training recipe shared by the ship
+    scripts (the shipped adapters are built alike)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--work", type=Path, default=None, help="work folder (default: temp)")
     parser.add_argument("--out", type=Path, default=MODEL_DIR)
     parser.add_argument("--epochs", default="3")
@@ -39,7 +41,11 @@ def main() -> None:
     parser.add_argument("--grad-accum", default="4")
     parser.add_argument("--lora-layers", default="9")
     parser.add_argument("--max-steps", type=int, default=-1, help="overrides --epochs (tests)")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = recipe_arguments(__doc__.split("\n\n")[0])
     work = args.work or Path(tempfile.mkdtemp(prefix="gba-ship-"))
     work.mkdir(parents=True, exist_ok=True)
     os.environ["GBA_SIM_DB"] = str(work / "runs.sqlite")

@@ -15,7 +15,6 @@ planner's part of the manifest is left as it is.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -25,21 +24,13 @@ import time
 from pathlib import Path
 
 from offline_loop import stage
-from ship_planner import MODEL_DIR
+from ship_planner import recipe_arguments
 
 ADAPTER = "tool_roles.gguf"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work", type=Path, default=None, help="work folder (default: temp)")
-    parser.add_argument("--out", type=Path, default=MODEL_DIR)
-    parser.add_argument("--epochs", default="3")
-    parser.add_argument("--learning-rate", default="1e-3")
-    parser.add_argument("--grad-accum", default="4")
-    parser.add_argument("--lora-layers", default="9")
-    parser.add_argument("--max-steps", type=int, default=-1, help="overrides --epochs (tests)")
-    args = parser.parse_args()
+    args = recipe_arguments(__doc__.split("\n\n")[0])
     work = args.work or Path(tempfile.mkdtemp(prefix="gba-roles-"))
     work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

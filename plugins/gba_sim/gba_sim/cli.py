@@ -311,15 +311,11 @@ def package_roles_command(out: Path, tool_names: tuple[str, ...]) -> None:
     """Package the installed tools' role examples (the LLM calls inside real tools:
     function arguments, calculations, search notes, final answers) for `gba train sft`.
     Each prompt is rendered by the tool's own template, as at run time."""
-    from gba_core.tools import load_toolset
+    from gba_core.roles import real_tools_named
 
     from .package_roles import package_roles
 
-    real = load_toolset().real
-    if unknown := sorted(set(tool_names) - set(real)):
-        raise ConfigError(f"no installed real tool named {', '.join(unknown)}")
-    chosen = {n: t for n, t in real.items() if not tool_names or n in tool_names}
-    counts = package_roles(chosen, out)
+    counts = package_roles(real_tools_named(tool_names), out)
     for split, by_role in counts.items():
         listed = ", ".join(f"{role} {n}" for role, n in sorted(by_role.items()))
         click.echo(f"{split}: {sum(by_role.values())} examples ({listed})")

@@ -254,13 +254,9 @@ def eval_roles(
     from gba_core.config import llm_spec_for
     from gba_core.errors import ConfigError
     from gba_core.llm import get_llm
-    from gba_core.roles import evaluate_roles, role_cases
-    from gba_core.tools import load_toolset
+    from gba_core.roles import evaluate_roles, real_tools_named, role_cases
 
-    real = load_toolset().real
-    if unknown := sorted(set(tool_names) - set(real)):
-        raise ConfigError(f"no installed real tool named {', '.join(unknown)}")
-    chosen = {n: t for n, t in real.items() if not tool_names or n in tool_names}
+    chosen = real_tools_named(tool_names)
     cases = role_cases(chosen, split)
     if not cases:
         raise ConfigError(f"no {split} role examples for {', '.join(sorted(chosen))}")
