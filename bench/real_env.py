@@ -143,6 +143,8 @@ class Outcome:
     planner_seconds: list[float] = field(default_factory=list)
     tools_used: list[str] = field(default_factory=list)
     answer: str = ""
+    # Each step's tool, task and (shortened) observation, so a failure can be read back.
+    trace: list[dict[str, str]] = field(default_factory=list)
 
 
 def score(row: dict[str, Any], trajectory: Any, folder: Path, today: date) -> Outcome:
@@ -161,6 +163,10 @@ def score(row: dict[str, Any], trajectory: Any, folder: Path, today: date) -> Ou
         planner_seconds=[s.planner_usage.seconds for s in trajectory.steps],
         tools_used=used,
         answer=answer,
+        trace=[
+            {"tool": s.plan.selected_tool, "task": s.plan.task, "observation": s.observation[:300]}
+            for s in steps
+        ],
     )
     needed = [t for t in row["tools"] if t != "final_answer"]
     if missing := [t for t in needed if t not in used]:

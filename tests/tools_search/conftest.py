@@ -28,6 +28,7 @@ def search_env(tmp_path, monkeypatch, search_cache):
         "EMBEDDING_MODEL",
         "FETCH_PRIVATE_ADDRESSES",
         "SNIPPETS_ONLY",
+        "SEARCH_ANSWER",
     ):
         monkeypatch.delenv(f"GBA_{name}", raising=False)
     monkeypatch.chdir(tmp_path)
@@ -45,10 +46,13 @@ def demo_index(search_cache):
 
 
 @pytest.fixture
-def search_llm():
-    """A scripted tool LLM for both search stages: notes repeat the document's first
-    words, the answer names how many notes it read."""
+def search_llm(monkeypatch):
+    """A scripted tool LLM for both stages of the generated answer (which it switches
+    on): notes repeat the document's first words, the answer names how many notes it
+    read."""
     from gba_core.llm.scripted import ScriptedLLM
+
+    monkeypatch.setenv("GBA_SEARCH_ANSWER", "generate")
 
     def reply(call):
         prompt = call.messages[-1]["content"]

@@ -55,11 +55,16 @@ def test_query_answers_with_the_tool_llm(demo_index, scripted_backend):
         "Who directed Jaws?",
         "--index",
         str(demo_index),
+        "--answer",
+        "generate",
         "--llm",
         "scripted:test",
     )
     assert result.exit_code == 0, result.output
     assert "Jaws (film)" in result.output and "Answer: Steven Spielberg." in result.output
+    extracted = run("search", "query", "Who directed Jaws?", "--index", str(demo_index))
+    assert extracted.exit_code == 0, extracted.output
+    assert "Answer: Jaws is a 1975 American thriller film directed by Steven" in extracted.output
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):

@@ -38,6 +38,75 @@ def test_search_wikipedia_answers_from_the_demo_index(demo_index, search_llm, mo
     assert "Who composed the music of the film Jaws?" in note_prompt and "Williams" in note_prompt
 
 
+def refusing_llm():
+    def refuse(call):
+        raise AssertionError(f"the extracted answer made an LLM call: {call.prompt[:80]}")
+
+    return ScriptedLLM(default=refuse)
+
+
+def test_the_default_answer_is_a_found_sentence_verbatim_with_no_llm_call(demo_index):
+    from gba_tools_search.wikipedia import demo_corpus
+
+    out = SearchWikipedia(index=demo_index).run(
+        "Tell me about Jaws",
+        "Who composed the music of the film Jaws?",
+        [],
+        ToolContext(llm=refusing_llm()),
+    )
+    answer, evidence, sources = out.split("\n")
+    assert "John Williams" in answer
+    article = " ".join((demo_corpus() / "jaws_film.md").read_text().split())
+    assert answer in article  # copied, not rewritten
+    assert evidence.startswith('Evidence from "Jaws (film)": ') and answer not in evidence
+    assert sources.startswith("Sources: Jaws (film)")
+
+
+def test_the_request_steers_the_extracted_answer_when_the_task_is_vague():
+    from gba_tools_search.answer import Found, extract
+
+    doc = Found(
+        "Lighthouse",
+        "lighthouse.md",
+        [
+            "The lighthouse stands on a granite cliff above the harbour. "
+            "Its lamp was first lit in 1852 by the harbour master. "
+            "The tower is painted in red and white bands."
+        ],
+    )
+    vague = "the lighthouse"
+    plain = extract(vague, "", [doc]).split("\n")[0]
+    steered = extract(vague, "When was the lighthouse lamp first lit?", [doc]).split("\n")[0]
+    assert "1852" not in plain and steered == "Its lamp was first lit in 1852 by the harbour master."
+
+
+def test_an_unrelated_best_sentence_is_not_offered_as_the_answer(demo_index):
+    out = SearchWikipedia(index=demo_index).run(
+        "", "What is the boiling point of mercury?", [], ToolContext(llm=refusing_llm())
+    )
+    first, evidence, _ = out.split("\n")
+    assert first == "Nothing was found that answers this directly."
+    assert evidence.startswith("Evidence from ")
+
+
+def test_sentences_keep_initials_and_titles_whole():
+    from gba_tools_search.answer import sentences
+
+    text = "It was scored by William R. Chase. Dr. Smith agreed.  The end came in 1891. Next."
+    assert sentences(text) == [
+        "It was scored by William R. Chase.",
+        "Dr. Smith agreed.",
+        "The end came in 1891.",
+        "Next.",
+    ]
+
+
+def test_an_unknown_answer_mode_is_a_one_line_error(demo_index, monkeypatch):
+    monkeypatch.setenv("GBA_SEARCH_ANSWER", "guess")
+    out = SearchWikipedia(index=demo_index).run("", "Jaws", [], ToolContext(llm=refusing_llm()))
+    assert out == "Error: search_answer must be one of extract, generate, not 'guess'"
+
+
 def test_search_wikipedia_reports_bad_input_and_missing_indexes(tmp_path, search_llm):
     ctx = ToolContext(llm=search_llm)
     out = SearchWikipedia(index=tmp_path / "none").run("r", "Who built it?", [], ctx)

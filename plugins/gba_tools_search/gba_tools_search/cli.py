@@ -13,6 +13,8 @@ import click
 
 from gba_core.errors import ConfigError
 
+from .answer import MODES
+
 
 def _tool_llm(spec: str | None) -> Any:
     from gba_core.config import llm_spec_for
@@ -161,13 +163,21 @@ def info(path: Path | None, as_json: bool) -> None:
 )
 @click.option("--top-k-related-documents", type=click.IntRange(0))
 @click.option("--top-k-related-nodes", type=click.IntRange(0))
-@click.option("--passages-only", is_flag=True, help="Show the passages; no LLM answer.")
-@click.option("--llm", metavar="SPEC", help="LLM that writes the answer (the tool role's).")
+@click.option("--passages-only", is_flag=True, help="Show the passages; no answer.")
+@click.option(
+    "--answer",
+    "mode",
+    type=click.Choice(MODES),
+    help="extract: the best sentence found; generate: the tool LLM writes it "
+    "(default: setting search_answer).",
+)
+@click.option("--llm", metavar="SPEC", help="LLM that writes a generated answer.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def query(
     text: str,
     index_dir: Path | None,
     passages_only: bool,
+    mode: str | None,
     llm: str | None,
     as_json: bool,
     **overrides: int | None,
@@ -193,7 +203,7 @@ def query(
     reply = (
         None
         if passages_only
-        else answer(ToolContext(llm=_tool_llm(llm)), question, found.documents)
+        else answer(ToolContext(llm=_tool_llm(llm)), question, found.documents, mode=mode)
     )
     if as_json:
         click.echo(
@@ -231,10 +241,22 @@ def _show(documents: list[Any], reply: str | None, note: str) -> None:
 @click.argument("text")
 @click.option("--searxng", metavar="URL", help="SearXNG base URL (default: setting searxng_url).")
 @click.option("--snippets-only", is_flag=True, help="Answer from result snippets; fetch no page.")
-@click.option("--passages-only", is_flag=True, help="Show what was read; no LLM answer.")
-@click.option("--llm", metavar="SPEC", help="LLM that writes the answer (the tool role's).")
+@click.option("--passages-only", is_flag=True, help="Show what was read; no answer.")
+@click.option(
+    "--answer",
+    "mode",
+    type=click.Choice(MODES),
+    help="extract: the best sentence found; generate: the tool LLM writes it "
+    "(default: setting search_answer).",
+)
+@click.option("--llm", metavar="SPEC", help="LLM that writes a generated answer.")
 def internet(
-    text: str, searxng: str | None, snippets_only: bool, passages_only: bool, llm: str | None
+    text: str,
+    searxng: str | None,
+    snippets_only: bool,
+    passages_only: bool,
+    mode: str | None,
+    llm: str | None,
 ) -> None:
     """Search the internet through SearXNG for TEXT: show what was read and the answer."""
     from gba_core.tools import ToolContext
@@ -252,5 +274,5 @@ def internet(
     seconds = time.perf_counter() - started
     reply = None
     if not passages_only and documents:
-        reply = answer(ToolContext(llm=_tool_llm(llm)), question, documents)
+        reply = answer(ToolContext(llm=_tool_llm(llm)), question, documents, mode=mode)
     _show(documents, reply, f"searched and read in {seconds:.1f} s")

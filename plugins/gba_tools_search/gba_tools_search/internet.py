@@ -314,4 +314,4 @@ class SearchInternet(Tool):
             return f"Error: {exc}"
         if not docs:
             return "Nothing was found on the internet for this search."
-        return answer(ctx, query, docs)
+        return answer(ctx, query, docs, request)

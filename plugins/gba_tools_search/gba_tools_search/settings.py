@@ -20,6 +20,9 @@ DEFAULTS: dict[str, Any] = {
     "top_k_related_documents": 1,
     "top_k_related_nodes": 3,
     "max_documents": 3,
+    # both: "extract" answers with the best retrieved sentence (no LLM call);
+    # "generate" has the tool LLM write notes and an answer (for a strong tool model)
+    "search_answer": "extract",
     # search_internet
     "searxng_url": "",
     "top_k_documents": 3,

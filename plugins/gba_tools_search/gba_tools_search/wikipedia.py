@@ -178,4 +178,4 @@ class SearchWikipedia(Tool):
         except SearchIndexError as exc:
             return f"Error: Wikipedia search is unavailable: {exc}"
         found = retrieve(index, query, self.params or RetrievalParams.from_settings())
-        return answer(ctx, query, found.documents)
+        return answer(ctx, query, found.documents, request)
