@@ -74,7 +74,7 @@ def test_placeholders_follow_the_date():
 
 
 def step(tool, observation, error=False):
-    plan = SimpleNamespace(selected_tool=tool)
+    plan = SimpleNamespace(selected_tool=tool, task=f"do {tool}")
     return SimpleNamespace(
         plan=plan,
         observation=observation,

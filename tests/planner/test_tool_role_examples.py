@@ -3,6 +3,7 @@ right and stay clean: each target is right by its role's own check (a calculatio
 to its value, a command prints what is expected, arguments validate), held-out examples
 are not train examples, and no example repeats a benchmark request."""
 
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -13,7 +14,23 @@ from gba_core.roles import role_cases
 from gba_core.tools import load_toolset
 
 ROOT = Path(__file__).resolve().parents[2]
-CASES = role_cases(load_toolset().real)
+
+
+def all_cases():
+    """Every role's examples, the search roles' too: a search makes those LLM calls only
+    with search_answer = "generate", and their examples must be right all the same."""
+    before = os.environ.get("GBA_SEARCH_ANSWER")
+    os.environ["GBA_SEARCH_ANSWER"] = "generate"
+    try:
+        return role_cases(load_toolset().real)
+    finally:
+        if before is None:
+            del os.environ["GBA_SEARCH_ANSWER"]
+        else:
+            os.environ["GBA_SEARCH_ANSWER"] = before
+
+
+CASES = all_cases()
 
 
 def test_every_role_of_the_shipped_tools_has_train_and_heldout_examples():

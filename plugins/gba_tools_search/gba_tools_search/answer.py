@@ -120,6 +120,14 @@ ANSWER = ToolRole(
 ROLES = (NOTE, ANSWER)
 
 
+def roles_in_use() -> tuple[ToolRole, ...]:
+    """The LLM calls a search makes as configured: none when answers are extracted, so
+    the shipped tool-role adapter trains only on calls that are made."""
+    from .settings import setting
+
+    return ROLES if setting("search_answer") == "generate" else ()
+
+
 def _ask(ctx: ToolContext, role: ToolRole, task: str, **variables: Any) -> Any:
     return role.ask(ctx, request="", task=task, scratchpad=[], **variables)
 

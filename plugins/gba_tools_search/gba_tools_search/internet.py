@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from gba_core.roles import ToolRole
 from gba_core.schema import Scratchpad
 from gba_core.tools import Tool, ToolContext
 
-from .answer import ROLES, Found, answer
+from .answer import Found, answer, roles_in_use
 from .corpus import split_passages
 from .settings import setting
 
@@ -263,7 +264,10 @@ def best_nodes(query: str, text: str, k: int, max_nodes: int) -> list[str]:
 class SearchInternet(Tool):
     name = "search_internet"
     description = DESCRIPTION
-    roles = ROLES
+
+    @property
+    def roles(self) -> tuple[ToolRole, ...]:  # type: ignore[override]
+        return roles_in_use()
 
     def __init__(self, endpoint: str | None = None, *, snippets_only: bool | None = None) -> None:
         self.endpoint = endpoint

@@ -16,10 +16,11 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gba_core.roles import ToolRole
 from gba_core.schema import Scratchpad
 from gba_core.tools import Tool, ToolContext
 
-from .answer import ROLES, Found, answer
+from .answer import Found, answer, roles_in_use
 from .settings import cache_dir, setting
 
 if TYPE_CHECKING:  # numpy and faiss load when a search runs, not with the plugin
@@ -161,7 +162,10 @@ def retrieve(index: SearchIndex, query: str, params: RetrievalParams) -> Retriev
 class SearchWikipedia(Tool):
     name = "search_wikipedia"
     description = DESCRIPTION
-    roles = ROLES
+
+    @property
+    def roles(self) -> tuple[ToolRole, ...]:  # type: ignore[override]
+        return roles_in_use()
 
     def __init__(self, index: Path | None = None, params: RetrievalParams | None = None) -> None:
         self.index = index
