@@ -16,6 +16,20 @@ from gba_core.errors import ConfigError
 from .answer import MODES
 
 
+def answer_options(command: Any) -> Any:
+    """--answer and --llm, shared by the commands that answer a search."""
+    command = click.option("--llm", metavar="SPEC", help="LLM that writes a generated answer.")(
+        command
+    )
+    return click.option(
+        "--answer",
+        "mode",
+        type=click.Choice(MODES),
+        help="extract: the best sentence found; generate: the tool LLM writes it "
+        "(default: setting search_answer).",
+    )(command)
+
+
 def _tool_llm(spec: str | None) -> Any:
     from gba_core.config import llm_spec_for
     from gba_core.llm import get_llm
@@ -164,14 +178,7 @@ def info(path: Path | None, as_json: bool) -> None:
 @click.option("--top-k-related-documents", type=click.IntRange(0))
 @click.option("--top-k-related-nodes", type=click.IntRange(0))
 @click.option("--passages-only", is_flag=True, help="Show the passages; no answer.")
-@click.option(
-    "--answer",
-    "mode",
-    type=click.Choice(MODES),
-    help="extract: the best sentence found; generate: the tool LLM writes it "
-    "(default: setting search_answer).",
-)
-@click.option("--llm", metavar="SPEC", help="LLM that writes a generated answer.")
+@answer_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def query(
     text: str,
@@ -242,14 +249,7 @@ def _show(documents: list[Any], reply: str | None, note: str) -> None:
 @click.option("--searxng", metavar="URL", help="SearXNG base URL (default: setting searxng_url).")
 @click.option("--snippets-only", is_flag=True, help="Answer from result snippets; fetch no page.")
 @click.option("--passages-only", is_flag=True, help="Show what was read; no answer.")
-@click.option(
-    "--answer",
-    "mode",
-    type=click.Choice(MODES),
-    help="extract: the best sentence found; generate: the tool LLM writes it "
-    "(default: setting search_answer).",
-)
-@click.option("--llm", metavar="SPEC", help="LLM that writes a generated answer.")
+@answer_options
 def internet(
     text: str,
     searxng: str | None,
