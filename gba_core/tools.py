@@ -192,6 +192,21 @@ def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
     return " ".join(summary), args
 
 
+def as_written(value: str, *sources: str) -> str:
+    """A one-word argument spelt as its source (the task, the request or an earlier
+    result) spells it. A small model copies an address or a code and changes its case
+    ("Reception@example.com" for "reception@example.com"); text with spaces is left as
+    the model wrote it."""
+    if not value or any(ch.isspace() for ch in value):
+        return value
+    if any(value in source for source in sources):
+        return value
+    for source in sources:
+        if found := re.search(re.escape(value), source, re.IGNORECASE):
+            return found.group(0)
+    return value
+
+
 class FunctionTool(Tool):
     """A typed function as a tool.
 
@@ -256,6 +271,10 @@ class FunctionTool(Tool):
         self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext
     ) -> BaseModel:
         answer: BaseModel = self.role.ask(ctx, request=request, task=task, scratchpad=scratchpad)
+        sources = (task, request, *(entry.result for entry in scratchpad))
+        for name, value in answer:
+            if isinstance(value, str) and (kept := as_written(value, *sources)) != value:
+                setattr(answer, name, kept)
         return answer
 
     def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:

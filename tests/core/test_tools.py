@@ -72,6 +72,33 @@ def test_function_tool_calls_the_function_with_llm_filled_arguments():
     assert "Book Chez Anna for the group" in call.prompt and "4 people" in call.prompt
 
 
+def test_one_word_arguments_keep_the_spelling_of_the_task():
+    def email(recipient: str, body: str) -> str:
+        """Send an email.
+
+        Args:
+            recipient: The address.
+            body: The text.
+        """
+        return f"{recipient}: {body}"
+
+    tool = FunctionTool(email)
+    llm = ScriptedLLM([{"recipient": "Reception@Example.com", "body": "Cancel My membership"}])
+    task = "Email reception@example.com to cancel my membership."
+    out = tool.run("cancel my gym membership", task, [], ToolContext(llm=llm))
+    # the address as written; text with spaces as the model wrote it
+    assert out == "reception@example.com: Cancel My membership"
+    llm = ScriptedLLM([{"recipient": "Kim@example.com", "body": "x"}])
+    out = tool.run("Mail Kim", "Email the address the user gave.", [], ToolContext(llm=llm))
+    assert out == "Kim@example.com: x"  # nowhere in the task or request: unchanged
+    llm = ScriptedLLM([{"recipient": "Lotte.Meyer@example.com", "body": "x"}])
+    answered = [
+        ScratchpadEntry(task="Her address?", tool="ask_user", result="lotte.meyer@example.com")
+    ]
+    out = tool.run("Mail my sister", "Email my sister.", answered, ToolContext(llm=llm))
+    assert out == "lotte.meyer@example.com: x"  # as the user's answer spells it
+
+
 def test_function_tool_rejects_arguments_that_do_not_validate():
     tool = FunctionTool(book_table)
     llm = ScriptedLLM([{"restaurant": "Chez Anna", "people": "many"}])
