@@ -49,6 +49,11 @@ def test_a_result_that_is_not_a_number_is_an_error():
     assert "ZeroDivisionError" in calculate("result = 1 / 0")
 
 
+def test_a_result_file_the_program_broke_is_an_error_not_a_crash():
+    code = "open('result.json', 'w').write('{not json')\nimport os\nos._exit(0)"
+    assert calculate(code) == "Error: the calculation left an unreadable result"
+
+
 @pytest.fixture
 def listener():
     server = socket.socket()

@@ -35,7 +35,11 @@ def compute(code: str) -> float | list[float] | str:
     if not outcome.ok:
         return f"Error: the calculation failed: {outcome.describe_failure()}"
     raw = outcome.files.get("result.json")
-    value = json.loads(raw) if raw else None
+    try:
+        value = json.loads(raw) if raw else None
+    except ValueError:
+        # The program can write result.json itself, and leave it half-written.
+        return "Error: the calculation left an unreadable result"
     numbers = value if isinstance(value, list) else [value]
     if value is None or not numbers or not all(_is_number(v) for v in numbers):
         return "Error: the calculation did not set `result` to a number or list of numbers"
