@@ -10,7 +10,7 @@ import click
 
 from gba_core import __version__
 from gba_core.authoring import install, plugin_group, uninstall
-from gba_core.cli_listings import llms, make_console, planners, plugins, tools
+from gba_core.cli_listings import llms, make_console, planners, plugins, terminal_text, tools
 from gba_core.errors import GbaError
 
 
@@ -192,12 +192,13 @@ def run(
         tool_model = CachedLLM(tool_model, cache)
     the_planner = make_planner(tools=tools, llm=planner_model)
     console = make_console(stderr=as_json)
-    from rich.markup import escape
+    escape = terminal_text
 
     def show(step: Any) -> None:
         if as_json:
             return
-        # Model and tool text is data, not rich markup ("[/usr/bin]" would break it).
+        # Model and tool text is data: not rich markup ("[/usr/bin]" would break it), and
+        # not terminal control either.
         if step.plan is None:
             console.print(
                 f"[bold red]step {step.index + 1}[/] invalid plan: {escape(step.observation)}"

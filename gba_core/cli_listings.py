@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -13,6 +14,24 @@ def make_console(stderr: bool = False) -> Any:
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False)
+
+
+# Escape sequences (CSI, OSC and the rest) and C0/C1 control characters other than tab
+# and newline: what a tool prints could retitle the terminal or recolour it.
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: window title, links
+    r"|\x1b[@-_]?"  # other two-byte escapes, or a lone ESC
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
+def terminal_text(text: str) -> str:
+    """Model or tool text made safe for a terminal and for rich: control sequences
+    removed, markup escaped. ``--json`` and the database keep the raw text."""
+    from rich.markup import escape
+
+    return escape(_CONTROL.sub("", text))
 
 
 def echo_json(data: Any) -> None:

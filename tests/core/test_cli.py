@@ -121,6 +121,24 @@ def test_markup_in_model_text_is_printed_verbatim(scripted_backend, register_plu
     assert "Answer: done [/]" in result.output
 
 
+def test_terminal_control_in_tool_output_is_not_printed_raw(scripted_backend, register_plugin):
+    register_plugin(LookupPlugin())
+    hostile = "\x1b]0;PWNED\x07\x1b[31mRED\x1b[0m \x07bell"
+    scripted_backend.add(
+        plan_answer("lookup", "Print it"), hostile, plan_answer("final_answer"), hostile
+    )
+    result = invoke("run", "hi", "--llm", "scripted:test")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "RED bell" in result.output and "Answer: RED bell" in result.output
+    # --json keeps the text as it was: it is data
+    scripted_backend.add(
+        plan_answer("lookup", "Print it"), hostile, plan_answer("final_answer"), hostile
+    )
+    data = json.loads(invoke("run", "hi", "--llm", "scripted:test", "--json").stdout)
+    assert data["steps"][0]["observation"] == hostile
+
+
 def test_max_steps_is_reported(scripted_backend, register_plugin):
     register_plugin(LookupPlugin())
     scripted_backend.add(

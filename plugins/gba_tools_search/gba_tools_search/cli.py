@@ -230,7 +230,8 @@ def query(
 
 
 def _show(documents: list[Any], reply: str | None, note: str) -> None:
-    from rich.markup import escape
+    # Pages from the web are shown as text: no markup, no terminal control sequences.
+    from gba_core.cli_listings import terminal_text as escape
 
     console = _console()
     for doc in documents:
