@@ -155,6 +155,12 @@ def run(
 
     if not request.strip():
         raise UsageFailure("the request is empty")
+    try:
+        request.encode("utf-8")
+    except UnicodeEncodeError:  # argv bytes that were not UTF-8 arrive as surrogates
+        raise UsageFailure(
+            "the request is not valid UTF-8 (check the terminal's encoding)"
+        ) from None
     if planner is not None:
         planner_factory(planner)  # before any model loads: a typo fails fast
     choices = {

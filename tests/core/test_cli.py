@@ -163,6 +163,7 @@ def test_max_steps_is_reported(scripted_backend, register_plugin):
         (["run", "hi", "--llm", "no-colon"], "must look like PREFIX:NAME"),
         (["run", "hi", "--llm", "llama-cpp:/nowhere/model.gguf"], "GGUF model not found"),
         (["run", "   "], "the request is empty"),
+        (["run", "x \udcff\udcfe"], "the request is not valid UTF-8"),
         (["run", "hi", "--max-steps", "0"], "--max-steps must be at least 1, got 0"),
         (
             ["run", "hi", "--llm", "openai:some-model?base_url=http://127.0.0.1:9/v1"],
