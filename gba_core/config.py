@@ -12,9 +12,11 @@ judge. For each role the first of these wins:
 
 from __future__ import annotations
 
+import difflib
 import os
+import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,25 @@ def load_file_config() -> dict[str, Any]:
     return _read_toml(str(path), path.stat().st_mtime)
 
 
+_warned: set[tuple[str, str, str]] = set()
+
+
+def warn_unknown_keys(section: str, table: Mapping[str, Any], known: Iterable[str]) -> None:
+    """Say on stderr, once per key, that ``[section]`` of gba.toml has a key nothing reads,
+    with the closest known one: a typo ("planer") must not silently fall back to a
+    default."""
+    known = list(known)
+    for key in table:
+        if key in known or (str(config_path()), section, key) in _warned:
+            continue
+        _warned.add((str(config_path()), section, key))
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+        print(
+            f"warning: {config_path()}: [{section}] has no setting {key!r}{hint}", file=sys.stderr
+        )
+
+
 def llm_spec_for(role: str, cli: Mapping[str, str | None] | None = None) -> tuple[str, str]:
     """The LLM spec for ``role`` and a short note of where it came from."""
     if role not in ROLES:
@@ -61,6 +82,7 @@ def llm_spec_for(role: str, cli: Mapping[str, str | None] | None = None) -> tupl
     table = load_file_config().get("llm", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{config_path()}: [llm] must be a table")
+    warn_unknown_keys("llm", table, (*ROLES, "default"))
     candidates += [
         (table.get(role), f"{config_path()} [llm].{role}"),
         (table.get("default"), f"{config_path()} [llm].default"),
@@ -92,6 +114,7 @@ def plugin_setting(section: str, name: str, defaults: Mapping[str, Any]) -> Any:
         table = load_file_config().get(section, {})
         if not isinstance(table, dict):
             raise ConfigError(f"{config_path()}: [{section}] must be a table")
+        warn_unknown_keys(section, table, defaults)
         value = table.get(name)
     if value is None:
         return default
