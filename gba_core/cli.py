@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from typing import Any
 
@@ -40,6 +41,21 @@ class GbaGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         self._ensure_plugin_commands()
         return super().get_command(ctx, cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            # A plugin's command is missing when an allow list leaves its plugin out.
+            allow = os.environ.get("GBA_PLUGINS", "").strip()
+            if allow and "No such command" in exc.message:
+                exc.message += (
+                    f" (GBA_PLUGINS={allow} loads only those plugins; a command from "
+                    "another plugin needs it in the list, or GBA_PLUGINS unset)"
+                )
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -157,7 +157,9 @@ def _load() -> _State:
         infos[name] = PluginInfo(
             name=name, builtin=True, distribution="gba-core", version=__version__
         )
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    _check_allow_list(allow, {ep.name for ep in entry_points} | set(DEFAULT_PLUGINS), infos)
+    for ep in entry_points:
         if not _selected(ep.name, allow, deny):
             continue
         dist = ep.dist
@@ -190,6 +192,28 @@ def _load() -> _State:
             )
     _check_hook_names(pm, infos)
     return _State(pm=pm, infos=infos)
+
+
+def _check_allow_list(
+    allow: set[str] | None, installed: set[str], infos: dict[str, PluginInfo]
+) -> None:
+    """An allow list naming a plugin that is not installed (a typo, or one not yet
+    installed) would run without it in silence: say so, or stop when strict."""
+    for name in sorted((allow or set()) - installed):
+        known = ", ".join(sorted(n for n in installed if n not in DEFAULT_PLUGINS))
+        message = (
+            f"GBA_PLUGINS names {name!r}, which is not an installed plugin (installed: {known})"
+        )
+        if _strict():
+            raise PluginError(message)
+        print(f"warning: {message}", file=sys.stderr)
+        infos[name] = PluginInfo(
+            name=name,
+            error="not installed",
+            failed_in="load",
+            hint=f"GBA_PLUGINS names it, but no installed distribution has a gba plugin of "
+            f"that name; installed: {known}",
+        )
 
 
 def _check_hook_names(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> None:

@@ -200,6 +200,24 @@ def test_allow_list_loads_only_named_plugins(monkeypatch):
 
 
 @pytest.mark.usefixtures("fresh_plugins", "fake_distributions")
+def test_an_allow_list_naming_no_installed_plugin_says_so(monkeypatch, capsys):
+    monkeypatch.setenv("GBA_STRICT_PLUGINS", "0")
+    monkeypatch.setenv("GBA_PLUGINS", "good-gba-plugn")
+    infos = {i.name: i for i in plugins.list_plugins()}
+    assert infos["good-gba-plugn"].error == "not installed"
+    err = capsys.readouterr().err
+    assert "GBA_PLUGINS names 'good-gba-plugn', which is not an installed plugin" in err
+    assert "good-gba-plugin" in err  # the names that are installed
+    # a command whose plugin the allow list leaves out says why it is missing
+    result = CliRunner().invoke(cli, ["nosuchcommand"])
+    assert result.exit_code == 2 and "GBA_PLUGINS=good-gba-plugn loads only" in result.output
+    plugins.reset()
+    monkeypatch.setenv("GBA_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="good-gba-plugn"):
+        plugins.get_plugin_manager()
+
+
+@pytest.mark.usefixtures("fresh_plugins", "fake_distributions")
 def test_deny_list_skips_named_plugins(monkeypatch):
     monkeypatch.setenv("GBA_DISABLE_PLUGINS", "broken-gba-plugin, core.planners")
     names = {i.name for i in plugins.list_plugins()}
