@@ -73,9 +73,35 @@ def install_command(
     return [*command, *packages]
 
 
+def _normal(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def _distribution(name: str, plugins: dict[str, EntryPoint]) -> str:
+    """The distribution to uninstall for ``name``: a plugin's (``gba plugins`` names), or
+    ``name`` itself when a distribution of that name is installed."""
+    if name in plugins:
+        return plugins[name].distribution
+    for ep in plugins.values():
+        if _normal(ep.distribution) == _normal(name):
+            return ep.distribution
+    try:
+        return str(metadata.distribution(name).metadata["Name"])
+    except metadata.PackageNotFoundError:
+        known = ", ".join(f"{ep.name} ({ep.distribution})" for ep in plugins.values())
+        raise ConfigError(
+            f"{name!r} is neither a gba plugin nor a distribution installed here; "
+            f"plugins: {known or 'none'}"
+        ) from None
+
+
 def uninstall_command(packages: tuple[str, ...], installer: Installer = "auto") -> list[str]:
+    """The uninstall command for plugin or distribution names. pip only skips a name it
+    does not know, so an unknown name is an error here, not a silent success."""
     if not packages:
         raise ConfigError("name a package to uninstall")
+    plugins = gba_entry_points()
+    packages = tuple(dict.fromkeys(_distribution(p, plugins) for p in packages))
     refused = {p for p in packages if p.lower().replace("_", "-") in PROTECTED}
     if refused:
         raise ConfigError(

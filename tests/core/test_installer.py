@@ -18,7 +18,7 @@ def test_pip_of_this_interpreter_is_used_when_present(monkeypatch):
     assert command == [
         sys.executable, "-m", "pip", "install", "--upgrade", "-e", "./mine", "gba-notes",
     ]  # fmt: skip
-    assert uninstall_command(("gba-notes",))[-2:] == ["-y", "gba-notes"]
+    assert uninstall_command(("pluggy",))[-2:] == ["-y", "pluggy"]
 
 
 def test_uv_targets_this_interpreter_when_it_has_no_pip(monkeypatch):
@@ -39,6 +39,16 @@ def test_without_pip_or_uv_the_error_says_how_to_get_one(monkeypatch):
     monkeypatch.setattr(installer.shutil, "which", lambda name: None)
     with pytest.raises(ConfigError, match="ensurepip"):
         install_command(("gba-notes",))
+
+
+def test_uninstall_takes_plugin_names_and_refuses_unknown_ones(monkeypatch):
+    plugins = {"units": EntryPoint("units", "gba-units", "1.0")}
+    monkeypatch.setattr(installer, "gba_entry_points", lambda: plugins)
+    assert uninstall_command(("units", "gba-units"))[-2:] == ["-y", "gba-units"]
+    with pytest.raises(ConfigError, match=r"'unitz' is neither .* plugins: units \(gba-units\)"):
+        uninstall_command(("unitz",))
+    result = CliRunner().invoke(cli, ["uninstall", "unitz"])
+    assert result.exit_code == 2 and "'unitz' is neither a gba plugin" in result.output
 
 
 def test_gba_core_itself_is_not_uninstalled():
