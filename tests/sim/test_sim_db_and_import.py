@@ -171,7 +171,7 @@ def test_import_reads_the_seed_layout_and_reports_unknown_tools(
 ):
     db_path = tmp_path / "runs.sqlite"
     result = CliRunner().invoke(cli, ["sim", "import", str(seed_output), "--db", str(db_path)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # broken.txt: the rest is imported
     assert "imported 3 new requests, 2 trajectories (1 failed runs), 1 ratings" in result.output
     assert "left out 1 trajectories using tools not installed: search_bing (1)" in result.output
     assert "broken.txt: no JSON block" in result.output
@@ -191,6 +191,33 @@ def test_import_reads_the_seed_layout_and_reports_unknown_tools(
     assert info["requests"] == 3 and info["ratings"] == 1
     run = info["runs"][0]
     assert run["run"] == "import:output" and run["trajectories"] == {"completed": 1, "error": 1}
+
+
+def test_wrong_types_in_an_import_are_one_line_each_and_a_fixed_file_brings_its_rating(
+    seed_output, tmp_path, lookup_plugin
+):
+    (seed_output / "requests" / "broken.txt").unlink()
+    batch = {"topic": 5, "requests": [{"request": "x"}]}
+    (seed_output / "requests" / "badtopic.txt").write_text(json.dumps(batch))
+    (seed_output / "requests" / "badlist.txt").write_text(json.dumps({"requests": 5}))
+    evaluation = seed_output / "evaluations" / "space_0.json"
+    good = evaluation.read_text()
+    evaluation.write_text(json.dumps({"final_answer_rating": "five"}))
+    db_path = tmp_path / "runs.sqlite"
+    args = ["sim", "import", str(seed_output), "--db", str(db_path)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    assert "skipped: badtopic.txt: topic 5 is not text" in result.output
+    assert "skipped: badlist.txt: requests is not a list" in result.output
+    assert (
+        "skipped: space_0.json: final_answer_rating 'five' is not a whole number" in result.output
+    )
+    assert "2 trajectories (1 failed runs), 0 ratings" in result.output  # nothing else lost
+    evaluation.write_text(good)  # fixed: importing again brings the rating it failed on
+    again = CliRunner().invoke(cli, args)
+    assert "0 trajectories (0 failed runs), 1 ratings" in again.output
+    assert RunsDB(db_path).ratings("import:output:space_0")["import"]["final_rating"] == 5
 
 
 def test_status_without_a_database_is_one_line(tmp_path):

@@ -87,3 +87,18 @@ def test_starter_trajectories_with_tools_not_installed_are_left_out(tmp_path):
     report = load_starter(db, run_id="s", known_tools=set(load_toolset().names), path=path)
     assert report.trajectories == 1 and report.skipped == 1
     assert dict(report.unknown_tools) == {"no_such_tool": 1}
+
+
+def test_each_starter_trajectory_is_stored_with_its_rating_and_a_lost_one_is_filled(tmp_path):
+    path = tmp_path / "starter.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows()[:3]))
+    db = RunsDB(tmp_path / "runs.sqlite")
+    tools = set(load_toolset().names)
+    load_starter(db, run_id="s", known_tools=tools, path=path)
+    ids = [t.id for t in db.trajectories("s")]
+    assert len(ids) == 3 and all("reference" in db.ratings(i) for i in ids)
+    # A database where a kill left one trajectory without its rating: a rerun fills it.
+    db.db.execute("DELETE FROM ratings WHERE trajectory_id = ?", (ids[0],))
+    db.db.commit()
+    report = load_starter(db, run_id="s", known_tools=tools, path=path)
+    assert report.trajectories == 0 and "reference" in db.ratings(ids[0])

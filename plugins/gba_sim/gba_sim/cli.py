@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,6 +95,9 @@ def import_(folder: Path, db_path: Path, run_id: str | None) -> None:
         click.echo(f"skipped: {problem}", err=True)
     if len(report.problems) > 20:
         click.echo(f"… and {len(report.problems) - 20} more problems", err=True)
+    if report.problems:
+        # What could be read is stored; fix the files and import again for the rest.
+        sys.exit(1)
 
 
 @sim.command()

@@ -224,9 +224,15 @@ class RunsDB:
         return {row[0] for row in rows}
 
     def save_trajectory(
-        self, run_id: str, trajectory: Trajectory, *, status: str | None = None
+        self,
+        run_id: str,
+        trajectory: Trajectory,
+        *,
+        status: str | None = None,
+        rating: tuple[str, int | None, dict[str, Any]] | None = None,
     ) -> None:
-        """Store a finished trajectory and its steps in one transaction."""
+        """Store a finished trajectory and its steps, and a (judge, final rating, details)
+        that came with it, in one transaction."""
         blob = trajectory.model_dump_json()
         with self.transaction() as db:
             db.execute(
@@ -258,6 +264,13 @@ class RunsDB:
                     for s in trajectory.steps
                 ],
             )
+            if rating is not None:
+                judge, final_rating, details = rating
+                db.execute(
+                    "INSERT OR REPLACE INTO ratings (trajectory_id, judge, final_rating, json)"
+                    " VALUES (?, ?, ?, ?)",
+                    (trajectory.id, judge, final_rating, json.dumps(details)),
+                )
 
     def forget_failed(self, run_id: str) -> int:
         """Drop the ``failed`` items (backend failures) of a run so they are run again."""

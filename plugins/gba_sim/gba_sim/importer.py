@@ -65,7 +65,13 @@ def read_requests(folder: Path, report: ImportReport) -> tuple[list[Request], di
         except (ValueError, KeyError, TypeError):
             report.problems.append(f"{file.name}: no JSON block with a requests list")
             continue
+        if not isinstance(items, list):
+            report.problems.append(f"{file.name}: requests is not a list")
+            continue
         topic = batch.get("topic")
+        if topic is not None and not isinstance(topic, str):
+            report.problems.append(f"{file.name}: topic {topic!r} is not text")
+            continue
         for index, item in enumerate(items):
             request_text = str(item.get("request", "")).strip() if isinstance(item, dict) else ""
             if not request_text:
@@ -102,6 +108,24 @@ def trajectory_of(
     return trajectory
 
 
+def rating_of(path: Path, report: ImportReport) -> tuple[int | None, dict[str, Any]] | None:
+    """The final rating (1-5, or None when the file has none) and the whole evaluation,
+    or None with a problem reported when the file cannot be used."""
+    rating = _read_json(path, report)
+    if rating is None:
+        return None
+    if not isinstance(rating, dict):
+        report.problems.append(f"{path.name}: not a JSON object")
+        return None
+    final = rating.get("final_answer_rating")
+    if final is None:
+        return None, rating
+    if isinstance(final, bool) or not isinstance(final, int | float) or final != int(final):
+        report.problems.append(f"{path.name}: final_answer_rating {final!r} is not a whole number")
+        return None
+    return int(final), rating
+
+
 def ensure_import_run(db: RunsDB, run_id: str, source: str) -> None:
     """A run of trajectories made elsewhere (by the teacher, with no models of ours)."""
     db.ensure_run(
@@ -121,7 +145,16 @@ def import_seed(folder: Path, db: RunsDB, *, run_id: str, known_tools: set[str])
     done = db.done_request_ids(run_id)
     for request in requests:
         path = folder / "trajectories" / f"{request.id}.json"
-        if request.id in done or not path.is_file():
+        evaluation = folder / "evaluations" / f"{request.id}.json"
+        if request.id in done:
+            # A rating missing from an earlier import (a bad file since fixed) comes in now.
+            trajectory_id = f"{run_id}:{request.id}"
+            missing = evaluation.is_file() and "import" not in db.ratings(trajectory_id)
+            if missing and (found := rating_of(evaluation, report)) is not None:
+                db.save_rating(trajectory_id, "import", *found)
+                report.ratings += 1
+            continue
+        if not path.is_file():
             continue
         items = _read_json(path, report)
         if not isinstance(items, list):
@@ -138,14 +171,10 @@ def import_seed(folder: Path, db: RunsDB, *, run_id: str, known_tools: set[str])
             report.unknown_tools.update(unknown)
             report.skipped.append(request.id)
             continue
-        db.save_trajectory(run_id, trajectory)
+        found = rating_of(evaluation, report) if evaluation.is_file() else None
+        # One transaction: a killed import never keeps a trajectory without its rating.
+        db.save_trajectory(run_id, trajectory, rating=("import", *found) if found else None)
         report.trajectories += 1
         report.failed += trajectory.status == "error"
-        evaluation = folder / "evaluations" / f"{request.id}.json"
-        if evaluation.is_file() and isinstance(rating := _read_json(evaluation, report), dict):
-            final = rating.get("final_answer_rating")
-            db.save_rating(
-                trajectory.id, "import", int(final) if final is not None else None, rating
-            )
-            report.ratings += 1
+        report.ratings += found is not None
     return report

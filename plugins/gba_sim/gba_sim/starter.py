@@ -71,9 +71,12 @@ def load_starter(
             report.skipped += 1
             continue
         report.splits[request.split or "train"] += 1
+        rating = (JUDGE, 5, {"source": "reference trajectory"})
         if request.id in done:
+            # Databases written before ratings were saved with their trajectory may lack one.
+            if JUDGE not in db.ratings(trajectory.id):
+                db.save_rating(trajectory.id, *rating)
             continue
-        db.save_trajectory(run_id, trajectory)
-        db.save_rating(trajectory.id, JUDGE, 5, {"source": "reference trajectory"})
+        db.save_trajectory(run_id, trajectory, rating=rating)
         report.trajectories += 1
     return report
