@@ -253,6 +253,23 @@ def test_backend_failures_are_kept_as_failed_items_and_retried(sim_db, scripted_
     assert [r[1] for r in stored(sim_db) if r[0] == "q9"] == ["completed"]
 
 
+def test_a_backend_that_fails_every_item_is_a_non_zero_exit(sim_db, scripted_backend):
+    def down(call):
+        raise LLMUnavailableError("cannot reach http://127.0.0.1:9/v1")
+
+    scripted_backend.default = down
+    result = CliRunner().invoke(
+        cli, ["sim", "trajectories", "--db", str(sim_db), "--llm", "scripted:test", "--run", "r1"]
+    )
+    assert result.exit_code == 1, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last == (
+        "Error: all 3 trajectories failed with the same error: LLM backend failed: cannot reach "
+        "http://127.0.0.1:9/v1 (they are recorded as failed and retried on the next run)"
+    )
+    assert [r[1] for r in stored(sim_db)] == ["failed"] * 3
+
+
 def test_no_requests_is_a_clear_error(tmp_path, scripted_backend):
     RunsDB(tmp_path / "x.sqlite").close()  # a database without requests
     result = CliRunner().invoke(

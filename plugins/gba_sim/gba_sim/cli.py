@@ -223,6 +223,13 @@ def trajectories(
     counts = trajectories_shown(console, config.run_id, db, requests, config, executor, prices)
     made = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing new"
     console.print(f"{config.run_id}: {made} ({already} were already done)")
+    errors = set(db.failure_errors(config.run_id))
+    if set(counts) == {"failed"} and len(errors) == 1:
+        # Not one item got through and all for one reason: the backend, not the requests.
+        raise click.ClickException(
+            f"all {counts['failed']} trajectories failed with the same error: {errors.pop()} "
+            "(they are recorded as failed and retried on the next run)"
+        )
 
 
 @sim.command()

@@ -272,6 +272,13 @@ class RunsDB:
                     (trajectory.id, judge, final_rating, json.dumps(details)),
                 )
 
+    def failure_errors(self, run_id: str) -> list[str]:
+        """The error of each ``failed`` item (a backend failure) of the run."""
+        rows = self.db.execute(
+            "SELECT error FROM trajectories WHERE run_id = ? AND status = 'failed'", (run_id,)
+        )
+        return [row[0] or "" for row in rows]
+
     def forget_failed(self, run_id: str) -> int:
         """Drop the ``failed`` items (backend failures) of a run so they are run again."""
         with self.transaction() as db:
