@@ -12,6 +12,7 @@ from gba_core.errors import ConfigError, InvalidOutputError, LLMError
 from gba_core.llm.base import LLM, degenerate
 from gba_core.planners import Planner
 from gba_core.schema import Request, Step, Trajectory, Usage, scratchpad_of
+from gba_core.secrets import redact
 from gba_core.tools import Tool, ToolContext, ToolMode
 
 FINAL_ANSWER = "final_answer"
@@ -107,7 +108,7 @@ class Agent:
             raise
         except Exception as exc:
             trajectory.status = "error"
-            trajectory.error = f"{type(exc).__name__}: {exc}"
+            trajectory.error = redact(f"{type(exc).__name__}: {exc}")
         trajectory.finished_at = datetime.now(UTC)
         return trajectory
 

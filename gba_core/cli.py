@@ -61,7 +61,9 @@ class GbaGroup(click.Group):
         try:
             return super().invoke(ctx)
         except GbaError as exc:
-            raise UsageFailure(str(exc)) from exc
+            from gba_core.secrets import redact
+
+            raise UsageFailure(redact(str(exc))) from exc
 
 
 @click.group(cls=GbaGroup)

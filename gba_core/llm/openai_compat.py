@@ -15,6 +15,7 @@ from typing import Any
 
 from gba_core.errors import ConfigError, InvalidOutputError, LLMError, LLMUnavailableError
 from gba_core.llm.base import Completion, Message, SchemaLike, parse_output, schema_dict
+from gba_core.secrets import redact, remember
 
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_RETRIES = 3
@@ -80,6 +81,11 @@ class OpenAICompatLLM:
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         # Local servers need no key, but the client insists on one.
         key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
+        remember(key if key != "not-needed" else None)
+        if self.base_url:
+            from urllib.parse import urlsplit
+
+            remember(urlsplit(self.base_url).password)
         # The endpoint is part of the identity (cache keys, trajectories); the key is not,
         # nor are credentials written into the URL.
         public = _without_credentials(self.base_url) if self.base_url else None
@@ -106,8 +112,9 @@ class OpenAICompatLLM:
         except openai.APIConnectionError as exc:
             if isinstance(exc, openai.APITimeoutError):
                 raise
+            where = _without_credentials(str(self._client.base_url))
             raise LLMUnavailableError(
-                f"cannot reach the OpenAI-compatible endpoint at {self._client.base_url}: {exc}"
+                redact(f"cannot reach the OpenAI-compatible endpoint at {where}: {exc}")
             ) from exc
 
     def complete(
@@ -146,7 +153,9 @@ class OpenAICompatLLM:
                     self._json_object_endpoints.add(str(self._client.base_url))
                     continue
                 if exc.status_code < 500 and exc.status_code != 429:
-                    raise LLMError(f"{self.spec}: HTTP {exc.status_code}: {exc.message}") from exc
+                    # A server may echo the key it was sent ("Incorrect API key: sk-...").
+                    message = redact(f"{self.spec}: HTTP {exc.status_code}: {exc.message}")
+                    raise LLMError(message) from exc
                 last_error = exc
                 wait_at_least = _retry_after(exc)
             except openai.APITimeoutError as exc:
@@ -177,7 +186,7 @@ class OpenAICompatLLM:
         if isinstance(last_error, InvalidOutputError):
             raise last_error
         raise LLMError(
-            f"{self.spec}: no valid answer after {self.retries + 1} attempts: {last_error}"
+            redact(f"{self.spec}: no valid answer after {self.retries + 1} attempts: {last_error}")
         )
 
 

@@ -127,3 +127,22 @@ def test_a_429_waits_as_long_as_retry_after_asks():
 def test_credentials_in_the_endpoint_url_stay_out_of_the_spec():
     llm = get_llm("openai:m?base_url=http://alice:s3cret@127.0.0.1:9/v1&api_key=sk-x")
     assert llm.spec == "openai:m?base_url=http://127.0.0.1:9/v1"
+
+
+def test_a_key_the_server_echoes_is_kept_out_of_errors_and_trajectories(server, tmp_path):
+    key = "sk-test-Echoed-4f9a"
+    echo = {"error": {"message": f"Incorrect API key provided: {key}"}}
+    server["script"] = [(401, echo)]
+    with pytest.raises(LLMError) as raised:
+        llm(server, api_key=key).complete([{"role": "user", "content": "?"}])
+    assert key not in str(raised.value) and "Incorrect API key provided: ***" in str(raised.value)
+    # through the CLI: the one-line error, and gba sim's stored failure
+    from click.testing import CliRunner
+
+    from gba_core.cli import cli
+
+    spec = f"openai:m?base_url={server['url']}&api_key={key}&retries=0"
+    server["script"] = [(401, echo)] * 4
+    result = CliRunner().invoke(cli, ["run", "hi", "--llm", spec])
+    assert result.exit_code != 0 and "Incorrect API key provided: ***" in result.output
+    assert key not in result.output

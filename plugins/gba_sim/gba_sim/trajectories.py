@@ -20,6 +20,7 @@ from typing import Any
 
 from gba_core.errors import ConfigError, LLMError
 from gba_core.schema import Request, Trajectory
+from gba_core.secrets import redact
 
 from .db import RunsDB
 from .executor import ExecutorConfig, WorkerEnv, run_job
@@ -115,7 +116,7 @@ class TrajectoryJob:
                     seed=seed,
                     tool_mode="simulated",
                     status="error",
-                    error=f"LLM backend failed: {exc}",
+                    error=redact(f"LLM backend failed: {exc}"),
                 )
                 status = "failed"
             finally:

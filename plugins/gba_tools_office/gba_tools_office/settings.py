@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gba_core.config import plugin_setting
+from gba_core.secrets import remember
 
 DEFAULTS: dict[str, Any] = {
     "ics_path": None,  # default: <user data dir>/gba/calendar.ics
@@ -37,7 +38,10 @@ DEFAULTS: dict[str, Any] = {
 def setting(name: str) -> Any:
     """``GBA_<NAME>`` in the environment, else ``[office] <name>`` in gba.toml, else the
     default."""
-    return plugin_setting("office", name, DEFAULTS)
+    value = plugin_setting("office", name, DEFAULTS)
+    if name.endswith("_password"):
+        remember(value)
+    return value
 
 
 def data_dir() -> Path:
