@@ -39,7 +39,7 @@ def main() -> None:
     dataset, adapter_dir = work / "dataset", work / "adapter"
     training = ["--max-steps", str(args.max_steps)] if args.max_steps > 0 else []
     recipe = [
-        ["sim", "package-roles", "--out", "DATASET"],
+        ["sim", "package-roles", "--out", "DATASET", "--overwrite"],
         [
             "train", "sft", "--dataset", "DATASET", "--out", "ADAPTER",
             "--epochs", args.epochs, "--learning-rate", args.learning_rate,

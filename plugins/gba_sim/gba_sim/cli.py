@@ -318,7 +318,8 @@ def requests(
     metavar="NAME",
     help="Only this tool's roles (repeatable; default: every installed real tool).",
 )
-def package_roles_command(out: Path, tool_names: tuple[str, ...]) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty --out folder.")
+def package_roles_command(out: Path, tool_names: tuple[str, ...], overwrite: bool) -> None:
     """Package the installed tools' role examples (the LLM calls inside real tools:
     function arguments, calculations, search notes, final answers) for `gba train sft`.
     Each prompt is rendered by the tool's own template, as at run time."""
@@ -326,7 +327,7 @@ def package_roles_command(out: Path, tool_names: tuple[str, ...]) -> None:
 
     from .package_roles import package_roles
 
-    counts = package_roles(real_tools_named(tool_names), out)
+    counts = package_roles(real_tools_named(tool_names), out, overwrite=overwrite)
     for split, by_role in counts.items():
         listed = ", ".join(f"{role} {n}" for role, n in sorted(by_role.items()))
         click.echo(f"{split}: {sum(by_role.values())} examples ({listed})")

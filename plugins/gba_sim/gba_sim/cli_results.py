@@ -84,6 +84,11 @@ def rate(
 )
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace a non-empty --out folder (the new dataset takes its place when complete).",
+)
+@click.option(
     "--judge",
     default=None,
     help="Whose ratings filter (e.g. judge:openai:gpt-4o); needed if several rated.",
@@ -136,6 +141,7 @@ def package(
     db_path: Path,
     runs: tuple[str, ...],
     out: Path,
+    overwrite: bool,
     judge: str | None,
     min_rating: int,
     val_size: int,
@@ -174,6 +180,7 @@ def package(
         tokenizer=measure,
         max_tokens=max_tokens if measure else None,
         statuses=statuses,
+        overwrite=overwrite,
     )
     kept = report.trajectories["kept"]
     dropped = ", ".join(

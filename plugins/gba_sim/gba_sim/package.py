@@ -24,6 +24,7 @@ from gba_core.prompts import render_planner_prompt
 from gba_core.schema import Plan, TeacherPlan, Trajectory, scratchpad_of
 
 from .db import RunsDB
+from .outdir import check_out, replacing
 
 
 @dataclass
@@ -129,7 +130,9 @@ def package(
     max_tokens: int | None = None,
     hf: bool = True,
     statuses: tuple[str, ...] = ("completed",),
+    overwrite: bool = False,
 ) -> PackageReport:
+    check_out(out, overwrite=overwrite)
     report = PackageReport(max_tokens=max_tokens)
     trajectories = select(db, runs, judge, min_rating, report, statuses)
     if not trajectories:
@@ -160,48 +163,48 @@ def package(
                 text = tokenizer.render([*example["prompt"], *example["completion"]])
                 if len(tokenizer.tokenize(text)) > max_tokens:
                     report.too_long[split] += 1
-    out.mkdir(parents=True, exist_ok=True)
-    for split, examples in splits.items():
-        with (out / f"{split}.prompt_completion.jsonl").open("w", encoding="utf-8") as f:
-            for example in examples:
-                f.write(json.dumps(example, ensure_ascii=False) + "\n")
-        with (out / f"{split}.messages.jsonl").open("w", encoding="utf-8") as f:
-            for example in examples:
-                messages = [*example["prompt"], *example["completion"]]
-                f.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
-    if hf:
-        import datasets
-        from datasets import Dataset, DatasetDict
+    with replacing(out, overwrite=overwrite) as work:
+        for split, examples in splits.items():
+            with (work / f"{split}.prompt_completion.jsonl").open("w", encoding="utf-8") as f:
+                for example in examples:
+                    f.write(json.dumps(example, ensure_ascii=False) + "\n")
+            with (work / f"{split}.messages.jsonl").open("w", encoding="utf-8") as f:
+                for example in examples:
+                    messages = [*example["prompt"], *example["completion"]]
+                    f.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
+        if hf:
+            import datasets
+            from datasets import Dataset, DatasetDict
 
-        datasets.disable_progress_bars()  # the CLI reports; no bars from inside
+            datasets.disable_progress_bars()  # the CLI reports; no bars from inside
 
-        DatasetDict(
-            {
-                split: Dataset.from_list(
-                    [{"prompt": e["prompt"], "completion": e["completion"]} for e in examples]
-                    or [],
-                    features=None,
-                )
-                for split, examples in splits.items()
-                if examples
-            }
-        ).save_to_disk(str(out / "hf"))
-    (out / "report.json").write_text(
-        json.dumps(
-            {
-                "runs": runs,
-                "statuses": list(statuses),
-                "tools": tools,
-                "min_rating": min_rating,
-                "val_size": val_size,
-                "validation_split": validation_split,
-                "seed": seed,
-                "trajectories": dict(report.trajectories),
-                "examples": dict(report.examples),
-                "too_long": dict(report.too_long),
-                "max_tokens": max_tokens,
-            },
-            indent=2,
+            DatasetDict(
+                {
+                    split: Dataset.from_list(
+                        [{"prompt": e["prompt"], "completion": e["completion"]} for e in examples]
+                        or [],
+                        features=None,
+                    )
+                    for split, examples in splits.items()
+                    if examples
+                }
+            ).save_to_disk(str(work / "hf"))
+        (work / "report.json").write_text(
+            json.dumps(
+                {
+                    "runs": runs,
+                    "statuses": list(statuses),
+                    "tools": tools,
+                    "min_rating": min_rating,
+                    "val_size": val_size,
+                    "validation_split": validation_split,
+                    "seed": seed,
+                    "trajectories": dict(report.trajectories),
+                    "examples": dict(report.examples),
+                    "too_long": dict(report.too_long),
+                    "max_tokens": max_tokens,
+                },
+                indent=2,
+            )
         )
-    )
     return report

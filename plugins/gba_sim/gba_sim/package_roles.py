@@ -18,11 +18,16 @@ from gba_core.errors import ConfigError
 from gba_core.roles import prompt_completion, role_cases
 from gba_core.tools import Tool
 
+from .outdir import check_out, replacing
+
 SPLITS = {"train": "train", "heldout": "validation"}
 
 
-def package_roles(tools: Mapping[str, Tool], out: Path) -> dict[str, Counter[str]]:
+def package_roles(
+    tools: Mapping[str, Tool], out: Path, *, overwrite: bool = False
+) -> dict[str, Counter[str]]:
     """Write the role datasets of ``tools`` to ``out``; examples per split and role."""
+    check_out(out, overwrite=overwrite)
     cases = role_cases(tools)
     if not cases:
         raise ConfigError("none of the chosen tools has role examples; nothing to package")
@@ -38,15 +43,15 @@ def package_roles(tools: Mapping[str, Tool], out: Path) -> dict[str, Counter[str
         split = SPLITS[case.example.split]
         rows[split].append(row)
         counts[split][row["role"]] += 1
-    out.mkdir(parents=True, exist_ok=True)
-    for split, examples in rows.items():
-        with (out / f"{split}.prompt_completion.jsonl").open("w", encoding="utf-8") as f:
-            for example in examples:
-                f.write(json.dumps(example, ensure_ascii=False) + "\n")
     report = {
         "kind": "tool roles",
         "tools": sorted(tools),
         "examples": {split: dict(sorted(c.items())) for split, c in counts.items()},
     }
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    with replacing(out, overwrite=overwrite) as work:
+        for split, examples in rows.items():
+            with (work / f"{split}.prompt_completion.jsonl").open("w", encoding="utf-8") as f:
+                for example in examples:
+                    f.write(json.dumps(example, ensure_ascii=False) + "\n")
+        (work / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return counts
