@@ -218,9 +218,12 @@ def trajectories(
         raise ConfigError(
             f"no requests in {db_path}; add some with `gba sim requests` or `gba sim import`"
         )
-    already = len(db.done_request_ids(config.run_id) & {r.id for r in requests})
+    from .locks import run_lock
+
     console = Console(highlight=False)
-    counts = trajectories_shown(console, config.run_id, db, requests, config, executor, prices)
+    with run_lock(db_path, config.run_id, "making its trajectories"):
+        already = len(db.done_request_ids(config.run_id) & {r.id for r in requests})
+        counts = trajectories_shown(console, config.run_id, db, requests, config, executor, prices)
     made = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing new"
     console.print(f"{config.run_id}: {made} ({already} were already done)")
     errors = set(db.failure_errors(config.run_id))

@@ -59,9 +59,12 @@ def rate(
     spec = llm_spec_for("judge", {"judge": judge_llm})[0]
     name = name_of(judge_name, spec)
     console = Console(highlight=False)
-    counts = ratings_shown(
-        console, f"rate {run_id}", db, run_id, spec, name, executor, prices, judge_name
-    )
+    from .locks import run_lock
+
+    with run_lock(db_path, run_id, "rating it"):
+        counts = ratings_shown(
+            console, f"rate {run_id}", db, run_id, spec, name, executor, prices, judge_name
+        )
     click.echo(
         f"{run_id}: rated {counts['rated']} trajectories with {name}"
         + (f", {counts['failed']} failed (rated next time)" if counts["failed"] else "")
