@@ -104,8 +104,26 @@ def _report(fd: int, message: dict) -> None:
     os.write(fd, (json.dumps(message) + "\n").encode())
 
 
-def _init(program_pid: int, report_fd: int) -> None:
-    """Reap every child until the program ends; report a signal death to the parent."""
+def _die_with(parent: int | None) -> None:
+    """Be killed when the parent process ends, and end now if ``parent`` already has
+    (it may have died before the request was made). None: the parent is outside this
+    PID namespace, where getppid() reads 0 and cannot tell."""
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if parent is not None and os.getppid() != parent:
+        os._exit(REFUSED)
+
+
+def _init(program_pid: int, report_fd: int, wall_seconds: float) -> None:
+    """Reap every child until the program ends; report a signal death to the parent.
+    At the wall limit plus a margin it ends on its own, and with it the namespace: the
+    limit holds even if nothing above is left to enforce it."""
+
+    def expire(*_: object) -> None:
+        os._exit(128 + signal.SIGKILL)
+
+    # The namespace's init ignores signals it has no handler for: this one it handles.
+    signal.signal(signal.SIGALRM, expire)
+    signal.alarm(_deadline(wall_seconds))
     while True:
         pid, status = os.waitpid(-1, 0)
         if pid != program_pid:
@@ -158,11 +176,14 @@ def confine(config: dict, report_fd: int) -> list[str]:
             _, status = os.waitpid(pid, 0)
             os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
         # PID 1 of the namespace: the kernel ignores signals to it that it has no handler
-        # for (SIGXCPU included), so it only reaps, and the program runs as PID 2.
+        # for (SIGXCPU included), so it only reaps, and the program runs as PID 2. It
+        # dies with the launcher (a SIGKILL from the parent namespace does reach it), and
+        # the whole namespace with it.
+        _die_with(None)
         _fresh_proc_and_run()
         program_pid = os.fork()
         if program_pid:
-            _init(program_pid, report_fd)
+            _init(program_pid, report_fd, config["limits"]["wall_seconds"])
         done.append("pid-namespace")
     limits = config["limits"]
     # CPU: SIGXCPU at the soft limit (a clear reason), SIGKILL a second later.
@@ -193,7 +214,16 @@ def confine(config: dict, report_fd: int) -> list[str]:
     os.close(report_fd)
     # After the user change (which clears it): die with the launcher.
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # A pending alarm survives exec: the program itself ends at the wall limit plus a
+    # margin, unless it catches SIGALRM (then the namespace's init ends it).
+    signal.alarm(_deadline(limits["wall_seconds"]))
     return done
+
+
+def _deadline(wall_seconds: float) -> int:
+    """Whole seconds after which the sandbox ends itself: the parent's wall limit plus a
+    margin, so the parent, which reports the timeout, normally stops it first."""
+    return int(wall_seconds) + 5
 
 
 class _CapHeader(ctypes.Structure):
@@ -237,6 +267,9 @@ def _required(config: dict, is_root: bool) -> list[str]:
 def main() -> None:
     config = json.loads(sys.argv[1])
     program = sys.argv[2:]
+    # gba killed in any way (SIGKILL included) takes the launcher, and so the namespace
+    # and the program, with it.
+    _die_with(int(config["parent_pid"]))
     done = confine(config, int(config["report_fd"]))
     # Only now: a cwd taken before the bind mount would point at the read-only layer.
     os.chdir(config["workdir"])

@@ -6,7 +6,9 @@ a fresh temporary working directory, limits on CPU seconds, address space, proce
 file size and open files, a wall-clock timeout, capped output, and, where the kernel
 allows (Linux namespaces; as root or with unprivileged user namespaces), no network, a
 read-only view of every filesystem except the working directory, and a PID namespace
-so nothing the program starts outlives it. When started as root the program runs as
+so nothing the program starts outlives it. The sandbox dies with gba however gba ends
+(``PR_SET_PDEATHSIG`` on its launcher and on the namespace's init), and ends itself
+a few seconds after its wall limit if gba is not there to stop it. When started as root the program runs as
 the unprivileged user ``nobody``. ``SandboxResult.isolation`` lists what applied.
 """
 
@@ -140,6 +142,7 @@ def run(
             "python_home": sys.base_prefix,
             "python_bin": os.path.relpath(_base_python(), sys.base_prefix),
             "allow_weak": limits.allow_weak_isolation,
+            "parent_pid": os.getpid(),
         }
         report_read, report_write = os.pipe()
         config["report_fd"] = report_write
@@ -170,10 +173,12 @@ def run(
             proc.wait(timeout=limits.wall_seconds)
         except subprocess.TimeoutExpired:
             timed_out = True
-        # Whatever is left of the session goes: a PID namespace dies with its first
-        # process, and without one the process group is what there is.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        finally:
+            # On every way out (a timeout, Ctrl-C, SIGTERM turned into an exception)
+            # whatever is left of the session goes: a PID namespace dies with its first
+            # process, and without one the process group is what there is.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         result = SandboxResult(
             returncode=None if timed_out else proc.returncode,

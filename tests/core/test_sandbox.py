@@ -254,3 +254,71 @@ def test_missing_isolation_refuses_unless_allowed(monkeypatch):
         assert weak.stdout.strip() == "ran" and "read-only-fs" in weak.missing_isolation
     finally:
         wrapper.unlink()
+
+
+def _running(marker: str) -> list[int]:
+    """Pids whose command line holds ``marker`` (the sandboxed program, seen from here)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if marker in cmdline and "python" not in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def _gone(marker: str, within: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not _running(marker):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _gba_running_a_sleep(seconds: int, wall: float) -> subprocess.Popen:
+    """A process that runs ``sleep`` in the sandbox, and the sleep seen to have started."""
+    import time
+
+    code = (
+        "from gba_core.sandbox import Limits, run_shell\n"
+        f"run_shell('sleep {seconds}', limits=Limits(wall_seconds={wall}))\n"
+    )
+    gba = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 20
+    while not _running(f"sleep {seconds}") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _running(f"sleep {seconds}"), "the sandboxed sleep never started"
+    return gba
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.parametrize(
+    ("seconds", "how"),
+    [(3601, "SIGKILL"), (3602, "SIGTERM"), (3603, "SIGHUP"), (3604, "SIGINT")],
+)
+def test_the_program_dies_with_gba_however_gba_ends(seconds, how):
+    import signal
+
+    gba = _gba_running_a_sleep(seconds, wall=600)
+    gba.send_signal(getattr(signal, how))
+    gba.wait(timeout=20)
+    assert _gone(f"sleep {seconds}", within=10), f"the sandboxed program outlived gba's {how}"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the PID namespace's init is Linux's")
+def test_the_sandbox_ends_itself_at_its_wall_limit_when_gba_cannot():
+    import signal
+
+    gba = _gba_running_a_sleep(3605, wall=1)
+    gba.send_signal(signal.SIGSTOP)  # gba hangs: it will never enforce the limit
+    try:
+        assert _gone("sleep 3605", within=15), "the program ran on past its wall limit"
+    finally:
+        gba.kill()
+        gba.wait(timeout=20)
