@@ -37,6 +37,8 @@ FLAG_OPTIONS = {
     "relatime": MS_RELATIME,
 }
 PR_SET_PDEATHSIG = 1
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
 NOBODY = 65534
 REFUSED = 125  # exit status: the confinement the parent asked for is not available
 # Kernel filesystems left as they are: /proc and /sys are needed by programs and not
@@ -85,7 +87,8 @@ def _read_only_except(workdir: str, python_home: str | None) -> bool:
             ("/dev/shm", "/dev/mqueue")
         ):
             continue
-        ok = _mount(None, point.encode(), MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
+        # nosuid everywhere: a set-uid binary must not give the program root back.
+        ok = _mount(None, point.encode(), MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | flags)
         root_done = root_done or (ok and point == "/")
     return root_done
 
@@ -202,10 +205,16 @@ def confine(config: dict, report_fd: int) -> list[str]:
         if _drop_capabilities():
             done.append("no-capabilities")
     elif os.geteuid() == 0 and "read-only-fs" in done:
+        # While still root: empty the bounding set, so no capability can come back
+        # through an exec; and no new privileges, so set-uid binaries run as nobody.
+        for cap in range(64):
+            libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
         os.setgroups([])
         os.setgid(NOBODY)
         os.setuid(NOBODY)
         done.append("unprivileged-user")
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0:
+        done.append("no-new-privileges")
     missing = [need for need in _required(config, is_root) if need not in done]
     _report(report_fd, {"isolation": done, "missing": missing})
     if missing and not config["allow_weak"]:
@@ -241,7 +250,7 @@ class _CapData(ctypes.Structure):
 def _drop_capabilities() -> bool:
     """In a user namespace the program is root there, with capabilities that could undo
     the read-only remounts: drop them all, for good (root stays powerless across exec)."""
-    PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP = 28, 38, 24
+    PR_SET_SECUREBITS = 28
     SECBIT_NOROOT, SECBIT_NOROOT_LOCKED = 1, 2
     SECBIT_NO_SETUID_FIXUP, SECBIT_NO_SETUID_FIXUP_LOCKED = 4, 8
     bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP
@@ -257,7 +266,7 @@ def _drop_capabilities() -> bool:
 
 
 def _required(config: dict, is_root: bool) -> list[str]:
-    needs = ["read-only-fs", "pid-namespace", "private-ipc"]
+    needs = ["read-only-fs", "pid-namespace", "private-ipc", "no-new-privileges"]
     if not config["network"]:
         needs.append("no-network")
     needs.append("unprivileged-user" if is_root else "no-capabilities")

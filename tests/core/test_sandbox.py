@@ -322,3 +322,18 @@ def test_the_sandbox_ends_itself_at_its_wall_limit_when_gba_cannot():
     finally:
         gba.kill()
         gba.wait(timeout=20)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux process status fields")
+def test_set_uid_binaries_cannot_raise_the_programs_privileges():
+    script = (
+        "grep -E '^(NoNewPrivs|CapBnd|CapEff):' /proc/self/status; "
+        'awk \'$5 == "/" {print "root-mount", $6}\' /proc/self/mountinfo'
+    )
+    result = run_shell(script, limits=FAST)
+    assert result.ok, result.stderr
+    fields = dict(line.split(None, 1) for line in result.stdout.splitlines())
+    assert fields["NoNewPrivs:"] == "1"
+    assert int(fields["CapBnd:"], 16) == 0 and int(fields["CapEff:"], 16) == 0
+    assert "nosuid" in fields["root-mount"].split(",")
+    assert "no-new-privileges" in result.isolation
