@@ -5,11 +5,12 @@
 a fresh temporary working directory, limits on CPU seconds, address space, processes,
 file size and open files, a wall-clock timeout, capped output, and, where the kernel
 allows (Linux namespaces; as root or with unprivileged user namespaces), no network, a
-read-only view of every filesystem except the working directory, and a PID namespace
-so nothing the program starts outlives it. The sandbox dies with gba however gba ends
-(``PR_SET_PDEATHSIG`` on its launcher and on the namespace's init), and ends itself
-a few seconds after its wall limit if gba is not there to stop it. When started as root the program runs as
-the unprivileged user ``nobody``. ``SandboxResult.isolation`` lists what applied.
+read-only view of every filesystem except the working directory, and a PID namespace so
+nothing the program starts outlives it. The sandbox dies with gba however gba ends
+(``PR_SET_PDEATHSIG`` on its launcher and on the namespace's init), and ends itself a
+few seconds after its wall limit if gba is not there to stop it. When started as root
+the program runs as the unprivileged user ``nobody``. ``SandboxResult.isolation`` lists
+what applied.
 """
 
 from __future__ import annotations
