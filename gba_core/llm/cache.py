@@ -1,9 +1,9 @@
 """A content-addressed cache of LLM calls in SQLite, so a re-run replays instead of
 paying again and runs are reproducible.
 
-The key hashes everything that determines the answer: backend spec, messages, schema,
-sampling parameters and seed. Calls with temperature > 0 and no seed are not cached:
-they are meant to differ.
+The key hashes everything that determines the answer: the model's identity (its spec
+and, for local files, their sha256), messages, schema, sampling parameters and seed.
+Calls with temperature > 0 and no seed are not cached: they are meant to differ.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from gba_core.errors import ConfigError
 from gba_core.llm.base import LLM, Completion, Message, SchemaLike, parse_output, schema_dict
+from gba_core.llm.identity import model_identity
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS llm_cache (
@@ -123,6 +124,9 @@ class CachedLLM:
         self.inner = inner
         self.cache = cache
         self.spec = inner.spec
+        # Keyed by what the model is, not where it lives: a file retrained at the same
+        # path is a miss (the spec column keeps the readable name).
+        self.identity = model_identity(inner)
 
     def complete(
         self,
@@ -137,7 +141,7 @@ class CachedLLM:
             return self.inner.complete(
                 messages, schema=schema, temperature=temperature, max_tokens=max_tokens
             )
-        key = cache_key(self.spec, messages, schema, temperature, max_tokens, seed)
+        key = cache_key(self.identity, messages, schema, temperature, max_tokens, seed)
         if (hit := self.cache.get(key)) is not None:
             completion = Completion.model_validate(hit)
             completion.cached = True

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import functools
 import hashlib
 import json
 import os
@@ -510,6 +511,16 @@ class LlamaCppLLM:
         # Quoted, so the spec parses back to the same options whatever the path holds.
         query = "&".join(f"{k}={quote(str(v), safe='/:')}" for k, v in options.items() if v)
         self.spec = f"llama-cpp:{name}" + (f"?{query}" if query else "")
+        self._files = [path, *([adapter] if adapter else [])]
+
+    @functools.cached_property
+    def identity(self) -> str:
+        """The spec plus the sha256 of the model and adapter files (read once per
+        process while they are unchanged): a file replaced at the same path is another
+        model to the call cache and to run identities."""
+        from gba_core.llm.identity import file_digest
+
+        return self.spec + "#" + "+".join(file_digest(f)[:16] for f in self._files)
 
     def reset_cache(self) -> None:
         """Forget the KV cache (the next call evaluates its whole prompt)."""

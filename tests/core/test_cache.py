@@ -52,3 +52,45 @@ def test_unseeded_sampling_is_never_cached(tmp_path):
     llm.complete(MESSAGES, temperature=0.8)
     llm.complete(MESSAGES, temperature=0.8)
     assert len(inner.calls) == 2 and len(cache) == 0
+
+
+def test_a_model_file_changed_at_the_same_path_misses_the_cache(tmp_path):
+    from gba_core.llm.identity import file_digest
+
+    adapter = tmp_path / "adapter.gguf"
+    adapter.write_bytes(b"first training")
+
+    class FileModel(ScriptedLLM):
+        """A backend whose identity is its file's digest, as llama-cpp's is."""
+
+        @property
+        def identity(self):
+            return f"{self.spec}#{file_digest(adapter)[:16]}"
+
+    inner = FileModel(default='{"name": "x"}', spec="files:adapter")
+    cache = CallCache(tmp_path / "c.sqlite")
+    CachedLLM(inner, cache).complete(MESSAGES)
+    CachedLLM(inner, cache).complete(MESSAGES)
+    assert len(inner.calls) == 1  # same file: replayed
+    adapter.write_bytes(b"retrained, same path")
+    CachedLLM(inner, cache).complete(MESSAGES)
+    assert len(inner.calls) == 2  # new contents: asked again
+
+
+def test_file_digests_are_read_again_only_when_the_file_changed(tmp_path, monkeypatch):
+    import hashlib
+    import os
+
+    from gba_core.llm import identity
+
+    path = tmp_path / "model.gguf"
+    path.write_bytes(b"weights")
+    reads = []
+    real = hashlib.sha256
+    monkeypatch.setattr(identity.hashlib, "sha256", lambda *a: reads.append(1) or real(*a))
+    first = identity.file_digest(path)
+    assert identity.file_digest(path) == first == real(b"weights").hexdigest()
+    assert len(reads) == 1
+    path.write_bytes(b"weighs")  # same size: the mtime tells
+    os.utime(path, ns=(1, 1))
+    assert identity.file_digest(path) == real(b"weighs").hexdigest() and len(reads) == 2

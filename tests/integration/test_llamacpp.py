@@ -313,3 +313,15 @@ def test_embedded_model_assembles_once_when_processes_race(tmp_path):
     assert digest == pkg.EXPECTED_SHA256
     leftovers = [p.name for p in (tmp_path / "models").iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []
+
+
+def test_the_identity_names_the_files_contents(embedded, embedded_path, tmp_path):
+    from gba_core.llm.identity import file_digest
+
+    assert embedded.identity == f"{embedded.spec}#{file_digest(embedded_path)[:16]}"
+    # the digest follows the contents: a copy elsewhere has the same one
+    copy = tmp_path / "model.gguf"
+    copy.write_bytes(Path(embedded_path).read_bytes())
+    same = get_llm(f"llama-cpp:{copy}")
+    assert same.identity.split("#")[1] == embedded.identity.split("#")[1]
+    assert same.spec != embedded.spec
