@@ -231,6 +231,11 @@ def package(
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--name", default=None, help="Series name (default: planner@planner-llm).")
 @click.option(
+    "--fresh",
+    is_flag=True,
+    help="Start new runs even where runs of the same identity exist.",
+)
+@click.option(
     "--json",
     "json_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -258,6 +263,7 @@ def eval_(
     failure_rates: dict[str, Any],
     seed: int,
     name: str | None,
+    fresh: bool,
     json_path: Path | None,
     plot_path: Path | None,
     executor: ExecutorConfig,
@@ -265,12 +271,15 @@ def eval_(
 ) -> None:
     """Evaluate PLANNER in simulation: RUNS runs over the requests, each judged, then
     pass rate, bad-task rate, completion rate, invalid-plan rate, steps, tokens and seconds
-    per step as mean ± standard error over the runs. Runs already done are reused."""
+    per step as mean ± standard error over the runs. A run is reused only when everything
+    that shapes it matches (models by content, requests, limits, sampling, failure rates,
+    tools and plugin versions); --fresh starts new ones."""
     from rich.console import Console
     from rich.table import Table
 
     from gba_core.config import llm_spec_for
     from gba_core.llm import get_llm
+    from gba_core.llm.identity import model_identity
     from gba_core.planners import planner_factory
     from gba_core.shipped import choose_planner
     from gba_core.tools import load_toolset
@@ -279,6 +288,7 @@ def eval_(
     from .executor import session
     from .metrics import METRICS, plot, run_metrics, summarize
     from .rate import judge_name
+    from .series import digest, series_identity
     from .trajectories import RunConfig
 
     planner_factory(planner)
@@ -295,13 +305,30 @@ def eval_(
     judge = judge_name("judge", judge_spec)
     # Named by the backend's own spec, not what was typed: that may carry an api_key,
     # and the series name goes into run ids, the database and the --json file.
-    public_spec = get_llm(planner_spec).spec
+    planner_model = get_llm(planner_spec)
+    public_spec = planner_model.spec
     series = name or f"{planner}@{public_spec}"
+    identity = series_identity(
+        planner=planner,
+        models={
+            "planner": model_identity(planner_model),
+            "simulator": model_identity(get_llm(simulator_spec)),
+            "judge": model_identity(get_llm(judge_spec)),
+        },
+        request_ids=[r.id for r in requests],
+        max_steps=max_steps,
+        temperature=temperature,
+        seed=seed,
+        failure_rates=failure_rates,
+        fresh=fresh,
+    )
+    run_prefix = f"eval:{series}:{digest(identity)}"
+    request_ids = {r.id for r in requests}
     console = Console(highlight=False)
     per_run = []
     with session(executor):
         for repeat in range(repeats):
-            run_id = f"eval:{series}:{repeat}"
+            run_id = f"{run_prefix}:{repeat}"
             config = RunConfig(
                 run_id=run_id,
                 planner=planner,
@@ -318,7 +345,7 @@ def eval_(
             ratings_shown(
                 console, f"{label} judged", db, run_id, judge_spec, judge, executor, prices
             )
-            per_run.append(run_metrics(db, run_id, judge))
+            per_run.append(run_metrics(db, run_id, judge, request_ids))
     summary = summarize(per_run)
     table = Table("metric", f"{series} (mean ± s.e., {repeats} runs)")
     for metric in METRICS:
@@ -330,7 +357,9 @@ def eval_(
         "planner_llm": public_spec,
         "judge": judge,
         "runs": repeats,
+        "run_ids": [f"{run_prefix}:{repeat}" for repeat in range(repeats)],
         "requests": len(requests),
+        "identity": identity,
         "metrics": summary,
     }
     if json_path:

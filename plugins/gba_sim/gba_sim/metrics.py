@@ -29,12 +29,20 @@ METRICS = (
 )
 
 
-def run_metrics(db: RunsDB, run_id: str, judge: str) -> dict[str, float]:
-    rows = db.db.execute(
-        "SELECT t.json, t.status, r.final_rating, r.json FROM trajectories t"
-        " LEFT JOIN ratings r ON r.trajectory_id = t.id AND r.judge = ? WHERE t.run_id = ?",
-        (judge, run_id),
-    ).fetchall()
+def run_metrics(
+    db: RunsDB, run_id: str, judge: str, request_ids: set[str] | None = None
+) -> dict[str, float]:
+    """The run's metrics over its trajectories, only those of ``request_ids`` when given
+    (a series reports on its own requests)."""
+    rows = [
+        row[1:]
+        for row in db.db.execute(
+            "SELECT t.request_id, t.json, t.status, r.final_rating, r.json FROM trajectories t"
+            " LEFT JOIN ratings r ON r.trajectory_id = t.id AND r.judge = ? WHERE t.run_id = ?",
+            (judge, run_id),
+        ).fetchall()
+        if request_ids is None or row[0] in request_ids
+    ]
     passed = completed = steps = bad_tasks = rated_steps = invalid = 0
     tokens = seconds = 0.0
     for blob, status, final, details in rows:
