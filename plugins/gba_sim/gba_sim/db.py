@@ -215,6 +215,11 @@ class RunsDB:
                 ),
             )
 
+    def run_options(self, run_id: str) -> dict[str, Any] | None:
+        """The options a run was made with, or None when there is no such run."""
+        row = self.db.execute("SELECT options FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return json.loads(row[0] or "{}") if row else None
+
     def done_request_ids(self, run_id: str) -> set[str]:
         """Requests with a stored trajectory in the run (``failed`` items are not done)."""
         rows = self.db.execute(

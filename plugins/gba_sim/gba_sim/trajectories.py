@@ -133,6 +133,40 @@ def _toolset(config: RunConfig) -> Any:
     return load_toolset().for_mode("simulated", allow_unpaired=config.allow_unpaired)
 
 
+def run_identity(
+    config: RunConfig, tools: list[str], planner_model: Any, simulator_model: Any
+) -> dict[str, Any]:
+    """What the run's trajectories are made with: a resumed run must match it."""
+    from gba_core.llm.identity import model_identity
+    from gba_core.plugins import list_plugins
+
+    return {
+        "planner": model_identity(planner_model),
+        "simulator": model_identity(simulator_model),
+        "tools": tools,
+        "plugins": {p.name: p.version for p in list_plugins() if p.error is None},
+        "max_steps": config.max_steps,
+        "temperature": config.temperature,
+        "failure_rates": config.failure_rates,
+        "direct_answer": config.direct_answer,
+    }
+
+
+def refuse_a_changed_resume(
+    run_id: str, before: dict[str, Any] | None, now: dict[str, Any]
+) -> None:
+    """One line naming what changed since the run was made (runs recorded before
+    identities were kept have none to compare, and resume as they did)."""
+    if before is None or before == now:
+        return
+    changed = [key for key in now if before.get(key) != now[key]]
+    what = "; ".join(f"{key} was {before.get(key)!r}, now {now[key]!r}" for key in changed)
+    raise ConfigError(
+        f"run {run_id!r} was made otherwise ({what}); resume it as it was, or pass "
+        "another --run for a new run"
+    )
+
+
 def run_trajectories(
     db: RunsDB,
     requests: Iterable[Request],
@@ -156,10 +190,11 @@ def run_trajectories(
         )
     # The backends' own specs, not what the user typed: that may carry an api_key
     # option. Making a backend does not load its model.
-    models = {
-        "planner": get_llm(config.planner_spec).spec,
-        "simulator": get_llm(config.simulator_spec).spec,
-    }
+    planner_model, simulator_model = get_llm(config.planner_spec), get_llm(config.simulator_spec)
+    models = {"planner": planner_model.spec, "simulator": simulator_model.spec}
+    made_with = run_identity(config, sorted(tools), planner_model, simulator_model)
+    if (before := db.run_options(config.run_id)) is not None:
+        refuse_a_changed_resume(config.run_id, before.get("identity"), made_with)
     db.ensure_run(
         config.run_id,
         kind=config.kind,
@@ -172,6 +207,7 @@ def run_trajectories(
             "direct_answer": config.direct_answer,
             "temperature": config.temperature,
             "failure_rates": config.failure_rates,
+            "identity": made_with,
         },
     )
     db.forget_failed(config.run_id)  # backend failures are retried
