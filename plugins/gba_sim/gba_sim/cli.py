@@ -18,6 +18,7 @@ from .options import (
     executor_options,
     existing_db_option,
     failure_rate_option,
+    stop_if_over_budget,
     trajectories_shown,
 )
 
@@ -226,6 +227,7 @@ def trajectories(
         counts = trajectories_shown(console, config.run_id, db, requests, config, executor, prices)
     made = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing new"
     console.print(f"{config.run_id}: {made} ({already} were already done)")
+    stop_if_over_budget(executor)
     errors = set(db.failure_errors(config.run_id))
     if set(counts) == {"failed"} and len(errors) == 1:
         # Not one item got through and all for one reason: the backend, not the requests.

@@ -15,6 +15,7 @@ from .options import (
     existing_db_option,
     failure_rate_option,
     ratings_shown,
+    stop_if_over_budget,
     trajectories_shown,
 )
 
@@ -74,6 +75,7 @@ def rate(
             else ""
         )
     )
+    stop_if_over_budget(executor)
 
 
 @click.command()
@@ -342,9 +344,11 @@ def eval_(
             )
             label = f"run {repeat + 1}/{repeats}"
             trajectories_shown(console, label, db, requests, config, executor, prices)
+            stop_if_over_budget(executor)
             ratings_shown(
                 console, f"{label} judged", db, run_id, judge_spec, judge, executor, prices
             )
+            stop_if_over_budget(executor)
             per_run.append(run_metrics(db, run_id, judge, request_ids))
     summary = summarize(per_run)
     table = Table("metric", f"{series} (mean ± s.e., {repeats} runs)")

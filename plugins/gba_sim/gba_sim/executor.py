@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from gba_core.errors import ConfigError
 
-from .usage import Meter, MeteredLLM, RateLimitedLLM, RateLimiter
+from .usage import Budget, Meter, MeteredLLM, RateLimitedLLM, RateLimiter
 
 EXECUTORS = ("thread", "ray")
 _NO_RAY = "--executor ray needs Ray: pip install 'gba-sim[ray]' (or pip install ray)"
@@ -71,6 +71,7 @@ class ExecutorConfig:
     ray_address: str | None = None
     ray_task_cpus: float = 1.0
     calls_per_minute: float | None = None  # per backend, over all workers
+    budget: Budget | None = None  # shared by every run of the command
 
     def __post_init__(self) -> None:
         if self.kind not in EXECUTORS:

@@ -79,9 +79,9 @@ def parse_failure_rates(values: tuple[str, ...]) -> dict[str, Any]:
 
 
 def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--workers, --executor, --ray-address, --ray-task-cpus, --max-calls-per-minute and
-    --price; the command
-    receives them as one ``executor`` (ExecutorConfig) and ``prices`` argument."""
+    """--workers, --executor, --ray-address, --ray-task-cpus, --max-calls-per-minute, the
+    budget (--max-calls, --max-tokens, --max-cost) and --price; the command receives them
+    as one ``executor`` (ExecutorConfig) and ``prices`` argument."""
     options = [
         click.option(
             "--workers",
@@ -121,6 +121,25 @@ def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
             " (calls answered from the cache do not count). Backends also back off on 429.",
         ),
         click.option(
+            "--max-calls",
+            type=click.IntRange(1),
+            default=None,
+            help="Stop once this many model calls were made (replays from the cache are"
+            " free); finished work is kept and a rerun goes on. Also [sim.budget].",
+        ),
+        click.option(
+            "--max-tokens",
+            type=click.IntRange(1),
+            default=None,
+            help="Stop once this many tokens (prompt + completion) were spent.",
+        ),
+        click.option(
+            "--max-cost",
+            type=click.FloatRange(0, min_open=True),
+            default=None,
+            help="Stop once this many USD were spent (with --price or [sim.prices]).",
+        ),
+        click.option(
             "--price",
             "price_args",
             multiple=True,
@@ -137,14 +156,22 @@ def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ray_address: str | None,
         ray_task_cpus: float,
         calls_per_minute: float | None,
+        max_calls: int | None,
+        max_tokens: int | None,
+        max_cost: float | None,
         price_args: tuple[str, ...],
         **kwargs: Any,
     ) -> Any:
         from .executor import ExecutorConfig
-        from .usage import load_prices
+        from .usage import load_budget, load_prices
 
         executor = ExecutorConfig(
-            executor_kind, workers, ray_address, ray_task_cpus, calls_per_minute
+            executor_kind,
+            workers,
+            ray_address,
+            ray_task_cpus,
+            calls_per_minute,
+            load_budget(max_calls, max_tokens, max_cost) or None,
         )
         return command(*args, executor=executor, prices=load_prices(price_args), **kwargs)
 
@@ -255,3 +282,14 @@ def ratings_shown(
             console.print("interrupted: finished ratings are saved; run again to resume")
             raise SystemExit(130) from None
     return Counter(progress.counts)
+
+
+def stop_if_over_budget(executor: Any) -> None:
+    """End the command in one line when its budget is used up: finished work is stored,
+    and the same command run again (with more budget) goes on from there."""
+    budget = executor.budget
+    if budget and (reason := budget.reached()):
+        raise click.ClickException(
+            f"budget reached ({reason}): stopped here; what is finished is stored, and "
+            "running the command again with a larger budget goes on from there"
+        )

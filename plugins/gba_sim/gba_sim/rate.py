@@ -89,7 +89,8 @@ def rate_run(
     name = judge_name(evaluator, judge_spec)
     job = RateJob(evaluator, judge_spec, get_llm(judge_spec).spec)
     counts: Counter[str] = Counter()
-    for item in run_job(job, db.unrated(run_id, name), executor or ExecutorConfig(), db):
+    executor = executor or ExecutorConfig()
+    for item in run_job(job, db.unrated(run_id, name), executor, db):
         trajectory, rating = item.item, item.result
         if rating is None:
             outcome = "failed"
@@ -104,4 +105,6 @@ def rate_run(
         db.add_usage(run_id, usage)
         if on_done:
             on_done(trajectory, outcome, usage)
+        if executor.budget and executor.budget.charge(usage):
+            break  # the rest is rated by the next run
     return counts

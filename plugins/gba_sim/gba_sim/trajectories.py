@@ -223,4 +223,6 @@ def run_trajectories(
         counts[status] += 1
         if on_done:
             on_done(trajectory, status, usage)
+        if executor.budget and executor.budget.charge(usage):
+            break  # what is in flight is abandoned; its calls are cached for the rerun
     return counts

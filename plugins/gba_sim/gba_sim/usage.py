@@ -143,3 +143,64 @@ class RateLimitedLLM(LLMWrapper):
     def complete(self, messages: list[Message], **options: Any) -> Completion:
         self.limiter.wait()
         return super().complete(messages, **options)
+
+
+class Budget:
+    """Limits on what a command may spend: model calls, tokens and USD (replayed calls
+    are free). Charged as each item finishes, so the items still in flight when it is
+    reached may take it a little over."""
+
+    def __init__(
+        self,
+        *,
+        max_calls: int | None = None,
+        max_tokens: int | None = None,
+        max_cost: float | None = None,
+    ) -> None:
+        self.limits = {"calls": max_calls, "tokens": max_tokens, "cost": max_cost}
+        self.spent = {"calls": 0, "tokens": 0, "cost": 0.0}
+
+    def __bool__(self) -> bool:
+        return any(limit is not None for limit in self.limits.values())
+
+    def charge(self, calls: list[Call]) -> bool:
+        """Add ``calls`` (priced); whether the budget is now used up."""
+        for call in calls:
+            if not call["cached"]:
+                self.spent["calls"] += 1
+                self.spent["tokens"] += call["prompt_tokens"] + call["completion_tokens"]
+                self.spent["cost"] += call["cost"]
+        return self.reached() is not None
+
+    def reached(self) -> str | None:
+        """Which limit is used up ("calls 100 of 100"), or None."""
+        for name, limit in self.limits.items():
+            if limit is not None and self.spent[name] >= limit:
+                spent = f"${self.spent[name]:.4f}" if name == "cost" else self.spent[name]
+                shown = f"${limit:.4f}" if name == "cost" else limit
+                return f"{name} {spent} of {shown}"
+        return None
+
+
+def load_budget(max_calls: int | None, max_tokens: int | None, max_cost: float | None) -> Budget:
+    """The command's limits, else ``[sim.budget]`` in gba.toml (max_calls, max_tokens,
+    max_cost)."""
+    from gba_core.config import config_path, load_file_config, warn_unknown_keys
+
+    sim = load_file_config().get("sim", {})
+    table = sim.get("budget", {}) if isinstance(sim, dict) else {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{config_path()}: [sim.budget] must be a table")
+    warn_unknown_keys("sim.budget", table, ("max_calls", "max_tokens", "max_cost"))
+    given = {"max_calls": max_calls, "max_tokens": max_tokens, "max_cost": max_cost}
+    values: dict[str, Any] = {}
+    for key, value in given.items():
+        value = table.get(key) if value is None else value
+        kind = float if key == "max_cost" else int
+        try:
+            values[key] = None if value is None else kind(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"[sim.budget] {key}: {value!r} is not a number") from None
+        if values[key] is not None and values[key] <= 0:
+            raise ConfigError(f"budget {key} must be more than 0, got {value!r}")
+    return Budget(**values)
