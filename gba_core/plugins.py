@@ -23,7 +23,7 @@ import pluggy
 
 from gba_core import PROJECT_NAME, __version__, hookspecs
 from gba_core.config import env_flag
-from gba_core.errors import PluginError
+from gba_core.errors import ConfigError, PluginError
 
 ENTRY_POINT_GROUP = "gba"
 # Built-in plugin name -> module. Names are short because users type them in
@@ -283,6 +283,10 @@ def _call_each(
             outcome = gave(plugin) or outcome
         except PluginError as exc:
             outcome = f"refused: {exc}"
+            raise
+        except ConfigError as exc:
+            # The user's configuration is wrong, not the plugin: say it and stop.
+            outcome = f"configuration error: {exc}"
             raise
         except Exception as exc:
             outcome = f"raised {_short_error(exc)}"

@@ -22,6 +22,7 @@ from .calculate import DESCRIPTION as CALCULATE_DESCRIPTION
 from .calculate import CalculateNumber
 from .calendar import create_event_tool
 from .mail import send_email_tool
+from .settings import check_settings
 
 
 class SimulatedCalculateNumber(SimulatedTool):
@@ -45,6 +46,7 @@ class SimulatedUseBash(SimulatedTool):
 
 @hookimpl
 def register_tools(register: Callable[[Tool], None]) -> None:
+    check_settings()  # a bad [office] value stops gba here, before any run
     for tool in (AskUser(), CalculateNumber(), create_event_tool, send_email_tool, UseBash()):
         register(tool)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gba_core.config import plugin_setting
+from gba_core.errors import ConfigError
 from gba_core.secrets import remember
 
 DEFAULTS: dict[str, Any] = {
@@ -42,6 +43,29 @@ def setting(name: str) -> Any:
     if name.endswith("_password"):
         remember(value)
     return value
+
+
+SMTP_SECURITY = ("starttls", "ssl", "none")
+
+
+def check_settings() -> None:
+    """Read every ``[office]`` setting once, so a bad value (a word where a number goes,
+    an unknown ``smtp_security``) stops gba at start in one line instead of failing
+    inside a run when a tool first needs it."""
+    for name in DEFAULTS:
+        setting(name)  # a numeric setting that is not a number raises here
+    security = str(setting("smtp_security")).lower()
+    if security not in SMTP_SECURITY:
+        raise ConfigError(
+            f"setting smtp_security: {security!r} is not one of {', '.join(SMTP_SECURITY)}"
+        )
+    port = setting("smtp_port")
+    if port not in (None, "") and not str(port).strip().isdigit():
+        raise ConfigError(f"setting smtp_port: {port!r} is not a port number")
+    for name in DEFAULTS:
+        value = setting(name)
+        if name.startswith("sandbox_") and not isinstance(value, bool) and value <= 0:
+            raise ConfigError(f"setting {name}: must be more than 0, got {value!r}")
 
 
 def data_dir() -> Path:
