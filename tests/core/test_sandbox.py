@@ -286,6 +286,12 @@ def _gba_running_a_sleep(seconds: int, wall: float) -> subprocess.Popen:
     import time
 
     code = (
+        # As a gba started from a terminal: the test runner may have been started with
+        # SIGHUP or SIGINT ignored (nohup, a background job), and children inherit that.
+        "import signal\n"
+        "signal.signal(signal.SIGHUP, signal.SIG_DFL)\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_DFL)\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from gba_core.sandbox import Limits, run_shell\n"
         f"run_shell('sleep {seconds}', limits=Limits(wall_seconds={wall}))\n"
     )
