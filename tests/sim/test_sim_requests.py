@@ -102,3 +102,22 @@ def test_requests_are_written_for_the_installed_tools_without_near_duplicates(
 def test_near_duplicates_compare_word_sets():
     assert near_duplicate(frozenset("abcde"), frozenset("abcdef"))  # 5/6 of the words
     assert not near_duplicate(frozenset("abc"), frozenset("abde"))
+
+
+def test_a_budget_stops_the_teacher_and_keeps_what_it_wrote(
+    tmp_path, register_plugin, scripted_backend
+):
+    register_plugin(Plugin(), "weather-plugin")
+    scripted_backend.default = reply
+    db_path = tmp_path / "runs.sqlite"
+    RunsDB(db_path).close()
+    args = ["sim", "requests", "--db", str(db_path), "--llm", "scripted:test"]
+    args += ["--batches", "3", "--single-per-tool", "2"]
+    result = CliRunner().invoke(cli, [*args, "--max-calls", "1"])
+    assert result.exit_code == 1, result.output
+    assert len(scripted_backend.calls) == 1  # asked once, then stopped
+    assert "budget reached (calls 1 of 1)" in result.output
+    kept = len(RunsDB(db_path).requests())
+    assert kept >= 1 and f"{kept} new requests" in result.output
+    done = CliRunner().invoke(cli, args)  # without a budget it goes on, replaying the first
+    assert done.exit_code == 0 and len(RunsDB(db_path).requests()) > kept

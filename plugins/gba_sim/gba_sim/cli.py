@@ -18,6 +18,7 @@ from .options import (
     executor_options,
     existing_db_option,
     failure_rate_option,
+    stop_at_budget,
     stop_if_over_budget,
     trajectories_shown,
 )
@@ -267,6 +268,12 @@ def trajectories(
     metavar="SPEC",
     help="LLM that writes the requests (role teacher).",
 )
+@click.option("--max-calls", type=click.IntRange(1), default=None, help="Budget: model calls.")
+@click.option("--max-tokens", type=click.IntRange(1), default=None, help="Budget: tokens.")
+@click.option(
+    "--max-cost", type=click.FloatRange(0, min_open=True), default=None, help="Budget: USD."
+)
+@click.option("--price", "price_args", multiple=True, metavar="SPEC=IN,OUT")
 def requests(
     db_path: Path,
     batches: int,
@@ -275,6 +282,10 @@ def requests(
     split: str,
     categories: Path | None,
     teacher_llm: str | None,
+    max_calls: int | None,
+    max_tokens: int | None,
+    max_cost: float | None,
+    price_args: tuple[str, ...],
 ) -> None:
     """Have the teacher write requests for the installed tools: single-step ones per
     tool, and batches on a random topic needing 1 to 6 steps. Near-duplicates of each
@@ -285,6 +296,9 @@ def requests(
 
     from .db import RunsDB
     from .requests import CATEGORIES, generate
+    from .usage import load_budget, load_prices
+
+    budget = load_budget(max_calls, max_tokens, max_cost) or None
 
     chosen = CATEGORIES
     if categories:
@@ -304,9 +318,12 @@ def requests(
         existing=[r.text for r in db.requests()],
         categories=chosen,
         split=split,
+        budget=budget,
+        prices=load_prices(price_args),
     )
     added = db.add_requests(new, explanation=explanations, source=f"gba sim requests (seed {seed})")
     click.echo(f"{added} new requests in {db_path} ({len(db.requests())} in all)")
+    stop_at_budget(budget)
 
 
 @sim.command("package-roles")

@@ -287,7 +287,11 @@ def ratings_shown(
 def stop_if_over_budget(executor: Any) -> None:
     """End the command in one line when its budget is used up: finished work is stored,
     and the same command run again (with more budget) goes on from there."""
-    budget = executor.budget
+    stop_at_budget(executor.budget)
+
+
+def stop_at_budget(budget: Any) -> None:
+    """``stop_if_over_budget`` for a command with a budget of its own."""
     if budget and (reason := budget.reached()):
         raise click.ClickException(
             f"budget reached ({reason}): stopped here; what is finished is stored, and "

@@ -14,6 +14,7 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -104,10 +105,27 @@ def generate(
     existing: list[str],
     categories: tuple[str, ...] = CATEGORIES,
     split: str | None = None,
+    budget: Any = None,
+    prices: Any = None,
 ) -> tuple[list[Request], dict[str, str]]:
     """New requests (and the teacher's explanation of each, by id), near-duplicates
-    dropped. Sampling is seeded per batch, so with the
-    call cache a re-run replays."""
+    dropped. Sampling is seeded per batch, so with the call cache a re-run replays.
+    With a ``budget`` (gba_sim.usage.Budget) it stops asking once that is used up and
+    returns what it has."""
+
+    def spent(completion: Any) -> bool:
+        if budget is None:
+            return False
+        from .usage import priced
+
+        call = {
+            "cached": bool(completion.cached),
+            "spec": getattr(llm, "spec", ""),
+            "prompt_tokens": 0 if completion.cached else completion.prompt_tokens,
+            "completion_tokens": 0 if completion.cached else completion.completion_tokens,
+        }
+        return bool(budget.charge(priced([call], prices or {})))
+
     rng = random.Random(seed)
     dedup = Deduplicator([_words(t) for t in existing])
     out: list[Request] = []
@@ -124,14 +142,14 @@ def generate(
             tools=tools,
             count=single_per_tool,
         )
-        answer = llm.complete(
+        completion = llm.complete(
             messages,
             schema=SingleStepRequests,
             temperature=0.7,
             seed=seed * 1000 + number,
             max_tokens=_tokens(5),
-        ).parsed
-        for item in answer.requests[:single_per_tool]:
+        )
+        for item in completion.parsed.requests[:single_per_tool]:
             if dedup.keep(item.request):
                 out.append(
                     Request(
@@ -142,6 +160,8 @@ def generate(
                     )
                 )
                 explanations[out[-1].id] = item.explanation
+        if spent(completion):
+            return out, explanations
     for number in range(batches):
         category = rng.choice(categories)
         messages = render_messages(
@@ -151,13 +171,14 @@ def generate(
             tools=tools,
             max_steps=MAX_STEPS,
         )
-        batch = llm.complete(
+        completion = llm.complete(
             messages,
             schema=RequestBatch,
             temperature=0.7,
             seed=seed * 1000 + 500 + number,
             max_tokens=_tokens(MAX_STEPS),
-        ).parsed
+        )
+        batch = completion.parsed
         for item in batch.requests:
             if dedup.keep(item.request):
                 out.append(
@@ -170,4 +191,6 @@ def generate(
                     )
                 )
                 explanations[out[-1].id] = item.explanation
+        if spent(completion):
+            break
     return out, explanations
