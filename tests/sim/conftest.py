@@ -26,3 +26,31 @@ class LookupPlugin:
 def lookup_plugin(register_plugin):
     """A temporary plugin with one tool, lookup_fact, and its twin."""
     register_plugin(LookupPlugin(), "lookup-plugin")
+
+
+def teacher_plan(tool: str, task: str) -> dict[str, str]:
+    fields = ("user_request", "context_information_summary", "missing_information_or_action")
+    return {**dict.fromkeys(fields, "x"), "thoughts": "t", "task": task, "selected_tool": tool}
+
+
+def play_lookup_roles(call):
+    """Every role on the scripted backend: the teacher looks the fact up once, then
+    answers; the twin finds it; the final answer and the judge (5 everywhere) agree."""
+    if call.schema is not None and call.schema.__name__ == "StepRating":
+        return {"task_rating": 5, "tool_rating": 5, "result_rating": 5, "explanation": "ok"}
+    if call.schema is not None and call.schema.__name__ == "FinalRating":
+        return {"final_answer_rating": 5, "explanation": "ok"}
+    if call.schema is not None:
+        found = "FACT" in call.prompt
+        return (
+            teacher_plan("final_answer", "Answer") if found else teacher_plan("lookup_fact", "Look")
+        )
+    return "FACT: 42" if "simulate the tool lookup_fact" in call.prompt else "42."
+
+
+@pytest.fixture
+def lookup_roles(lookup_plugin, scripted_backend):
+    """The lookup plugin with every role played on the scripted backend
+    (``play_lookup_roles``); a test may wrap ``default`` to make some calls fail."""
+    scripted_backend.default = play_lookup_roles
+    return scripted_backend

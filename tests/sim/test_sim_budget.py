@@ -7,31 +7,11 @@ from gba_core.schema import Request
 from gba_sim.db import RunsDB
 
 
-def plan(tool, task):
-    fields = ("user_request", "context_information_summary", "missing_information_or_action")
-    return {**dict.fromkeys(fields, "x"), "thoughts": "t", "task": task, "selected_tool": tool}
-
-
-def reply(call):
-    if call.schema is not None and call.schema.__name__ == "StepRating":
-        return {"task_rating": 5, "tool_rating": 5, "result_rating": 5, "explanation": "ok"}
-    if call.schema is not None and call.schema.__name__ == "FinalRating":
-        return {"final_answer_rating": 5, "explanation": "ok"}
-    if call.schema is not None:
-        return (
-            plan("final_answer", "Answer") if "FACT" in call.prompt else plan("lookup_fact", "Look")
-        )
-    return "FACT: 42" if "simulate the tool lookup_fact" in call.prompt else "42."
-
-
 def stored(db_path):
     return len(RunsDB(db_path).done_request_ids("r1"))
 
 
-def test_trajectories_and_rating_stop_at_the_budget_and_resume(
-    tmp_path, lookup_plugin, scripted_backend, monkeypatch
-):
-    scripted_backend.default = reply
+def test_trajectories_and_rating_stop_at_the_budget_and_resume(tmp_path, lookup_roles, monkeypatch):
     db_path = tmp_path / "runs.sqlite"
     RunsDB(db_path).add_requests([Request(id=f"q{i}", text=f"Question {i}?") for i in range(3)])
     args = ["sim", "trajectories", "--db", str(db_path), "--run", "r1", "--llm", "scripted:a"]

@@ -11,36 +11,16 @@ from gba_core.schema import Request
 from gba_sim.db import RunsDB
 
 
-def plan(tool, task):
-    return {
-        "user_request": "r",
-        "context_information_summary": "c",
-        "missing_information_or_action": "m",
-        "thoughts": "t",
-        "task": task,
-        "selected_tool": tool,
-    }
-
-
-def reply(call):
-    if "NEVER" in call.prompt:  # split b's requests never get an answer
-        raise LLMUnavailableError("backend down")
-    if call.schema is not None and call.schema.__name__ == "StepRating":
-        return {"task_rating": 5, "tool_rating": 5, "result_rating": 5, "explanation": "ok"}
-    if call.schema is not None and call.schema.__name__ == "FinalRating":
-        return {"final_answer_rating": 5, "explanation": "ok"}
-    if call.schema is not None:
-        if "FACT" in call.prompt:
-            return plan("final_answer", "Answer")
-        return plan("lookup_fact", "Look it up")
-    if "simulate the tool lookup_fact" in call.prompt:
-        return "FACT: 42"
-    return "42."
-
-
 @pytest.fixture
-def db_path(tmp_path, lookup_plugin, scripted_backend):
-    scripted_backend.default = reply
+def db_path(tmp_path, lookup_roles):
+    play = lookup_roles.default
+
+    def reply(call):
+        if "NEVER" in call.prompt:  # split b's requests never get an answer
+            raise LLMUnavailableError("backend down")
+        return play(call)
+
+    lookup_roles.default = reply
     path = tmp_path / "runs.sqlite"
     RunsDB(path).add_requests(
         [Request(id=f"a{i}", text=f"Question {i}?", split="a") for i in range(2)]

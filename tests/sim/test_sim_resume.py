@@ -7,23 +7,7 @@ from gba_core.schema import Request
 from gba_sim.db import RunsDB
 
 
-def plan(tool, task):
-    fields = ("user_request", "context_information_summary", "missing_information_or_action")
-    return {**dict.fromkeys(fields, "x"), "thoughts": "t", "task": task, "selected_tool": tool}
-
-
-def reply(call):
-    if call.schema is not None:
-        return (
-            plan("final_answer", "Answer") if "FACT" in call.prompt else plan("lookup_fact", "Look")
-        )
-    return "FACT: 42" if "simulate the tool lookup_fact" in call.prompt else "42."
-
-
-def test_a_resume_with_other_models_or_settings_is_refused_in_one_line(
-    tmp_path, lookup_plugin, scripted_backend
-):
-    scripted_backend.default = reply
+def test_a_resume_with_other_models_or_settings_is_refused_in_one_line(tmp_path, lookup_roles):
     db_path = tmp_path / "runs.sqlite"
     RunsDB(db_path).add_requests([Request(id="q1", text="Question?")])
     args = ["sim", "trajectories", "--db", str(db_path), "--run", "r1", "--llm", "scripted:a"]
