@@ -270,12 +270,7 @@ class RunsDB:
                 ],
             )
             if rating is not None:
-                judge, final_rating, details = rating
-                db.execute(
-                    "INSERT OR REPLACE INTO ratings (trajectory_id, judge, final_rating, json)"
-                    " VALUES (?, ?, ?, ?)",
-                    (trajectory.id, judge, final_rating, json.dumps(details)),
-                )
+                _put_rating(db, trajectory.id, *rating)
 
     def failure_errors(self, run_id: str) -> list[str]:
         """The error of each ``failed`` item (a backend failure) of the run."""
@@ -363,11 +358,7 @@ class RunsDB:
         self, trajectory_id: str, judge: str, final_rating: int | None, details: dict[str, Any]
     ) -> None:
         with self.transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO ratings (trajectory_id, judge, final_rating, json)"
-                " VALUES (?, ?, ?, ?)",
-                (trajectory_id, judge, final_rating, json.dumps(details)),
-            )
+            _put_rating(db, trajectory_id, judge, final_rating, details)
 
     def ratings(self, trajectory_id: str) -> dict[str, Any]:
         """Every judge's rating of a trajectory: judge -> {final_rating, details}."""
@@ -428,3 +419,17 @@ class RunsDB:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _put_rating(
+    db: sqlite3.Connection,
+    trajectory_id: str,
+    judge: str,
+    final_rating: int | None,
+    details: dict[str, Any],
+) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO ratings (trajectory_id, judge, final_rating, json)"
+        " VALUES (?, ?, ?, ?)",
+        (trajectory_id, judge, final_rating, json.dumps(details)),
+    )

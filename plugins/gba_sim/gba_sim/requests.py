@@ -113,18 +113,16 @@ def generate(
     With a ``budget`` (gba_sim.usage.Budget) it stops asking once that is used up and
     returns what it has."""
 
-    def spent(completion: Any) -> bool:
-        if budget is None:
-            return False
-        from .usage import priced
+    meter = None
+    if budget is not None:
+        from .usage import Meter, MeteredLLM, priced
 
-        call = {
-            "cached": bool(completion.cached),
-            "spec": getattr(llm, "spec", ""),
-            "prompt_tokens": 0 if completion.cached else completion.prompt_tokens,
-            "completion_tokens": 0 if completion.cached else completion.completion_tokens,
-        }
-        return bool(budget.charge(priced([call], prices or {})))
+        meter = Meter()
+        llm = MeteredLLM(llm, "teacher", meter)
+
+    def spent() -> bool:
+        """Charge the budget with the calls since the last one; whether it is used up."""
+        return meter is not None and budget.charge(priced(meter.take(), prices or {}))
 
     rng = random.Random(seed)
     dedup = Deduplicator([_words(t) for t in existing])
@@ -160,7 +158,7 @@ def generate(
                     )
                 )
                 explanations[out[-1].id] = item.explanation
-        if spent(completion):
+        if spent():
             return out, explanations
     for number in range(batches):
         category = rng.choice(categories)
@@ -191,6 +189,6 @@ def generate(
                     )
                 )
                 explanations[out[-1].id] = item.explanation
-        if spent(completion):
+        if spent():
             break
     return out, explanations
