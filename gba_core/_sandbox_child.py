@@ -3,9 +3,10 @@ process, then replaces itself with the program. Stdlib only, started with ``pyth
 
 Usage: python -I _sandbox_child.py CONFIG_JSON PROGRAM [ARGS...]
 
-Confinements: a new network namespace (no network, not even the host's loopback), a new
-IPC namespace, a new mount namespace with every filesystem read-only but the work dir
-and a fresh /proc and empty /run, a new PID namespace (the program's init reaps it:
+Confinements: the call's cgroup (when gba made one), a new network namespace (no
+network, not even the host's loopback), a new IPC namespace, a new mount namespace whose
+root is private (``_sandbox_root.py``: read-only system files, a bounded tmpfs to write
+in) with a fresh /proc, a new PID namespace (the program's init reaps it:
 when the program ends, everything it started dies), an unprivileged user (when started
 as root), and resource limits. What applied goes to the parent on a report pipe the
 program never holds; when a required confinement is missing, the program is not run
@@ -13,12 +14,14 @@ program never holds; when a required confinement is missing, the program is not 
 """
 
 import ctypes
+import importlib.util
 import json
 import os
 import re
 import resource
 import signal
 import sys
+from collections.abc import Callable
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
@@ -41,11 +44,24 @@ PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 NOBODY = 65534
 REFUSED = 125  # exit status: the confinement the parent asked for is not available
-# Kernel filesystems left as they are: /proc and /sys are needed by programs and not
-# writable by the unprivileged user; /dev's device nodes must stay usable.
-KEEP = ("/proc", "/sys", "/dev")
+# Left as they are: /proc (replaced by the PID namespace's own) and the device nodes
+# bound under /dev, which must stay writable (/dev/null).
+KEEP = ("/proc", "/dev")
 
 libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _load_root_module():  # type: ignore[no-untyped-def]
+    """``_sandbox_root`` by its path: ``python -I`` puts no directory of gba's on
+    sys.path, and adding gba_core's would shadow the standard library (``secrets``)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_sandbox_root.py")
+    spec = importlib.util.spec_from_file_location("_sandbox_root", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+_sandbox_root = _load_root_module()
 
 
 def _unshare(flags: int) -> bool:
@@ -67,30 +83,38 @@ def _mounts() -> list[tuple[str, int]]:
     return out
 
 
-def _read_only_except(workdir: str, python_home: str | None) -> bool:
+def _private_root(config: dict, owner: int) -> bool:
+    """Switch to a root that shows only what the program needs (``_sandbox_root``),
+    then make every mount in it read-only and ``nosuid`` but the work area and the
+    kernel filesystems."""
     if not _mount(None, b"/", MS_REC | MS_PRIVATE):
         return False
-    if not _mount(workdir.encode(), workdir.encode(), MS_BIND):
+    staging = os.path.join(config["workdir"], ".root")
+    os.mkdir(staging, 0o700)
+    if not (_sandbox_root.build(staging, config, owner) and _sandbox_root.pivot(staging)):
         return False
-    if python_home:
-        # The interpreter may live where the unprivileged user cannot reach it (pyenv
-        # under /root): show it inside the work dir; the loop below makes it read-only.
-        inside = os.path.join(workdir, ".python")
-        os.mkdir(inside)
-        if not _mount(python_home.encode(), inside.encode(), MS_BIND | MS_REC):
-            return False
     root_done = False
     for point, flags in _mounts():
-        if point == workdir:
-            continue
-        if any(point == k or point.startswith(k + "/") for k in KEEP) and not point.startswith(
-            ("/dev/shm", "/dev/mqueue")
-        ):
+        if point == "/tmp" or any(point == k or point.startswith(k + "/") for k in KEEP):
             continue
         # nosuid everywhere: a set-uid binary must not give the program root back.
         ok = _mount(None, point.encode(), MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | flags)
         root_done = root_done or (ok and point == "/")
     return root_done
+
+
+def _join_cgroup(cgroup: dict | None) -> bool:
+    """Enter the cgroup gba made for this call, so the program and everything it starts
+    share one memory and process budget."""
+    if not cgroup:
+        return False
+    try:
+        for procs in cgroup["procs"]:
+            with open(procs, "w") as f:
+                f.write(str(os.getpid()))
+    except OSError:
+        return False
+    return True
 
 
 def _map_user(uid: int, gid: int) -> None:
@@ -116,10 +140,11 @@ def _die_with(parent: int | None) -> None:
         os._exit(REFUSED)
 
 
-def _init(program_pid: int, report_fd: int, wall_seconds: float) -> None:
-    """Reap every child until the program ends; report a signal death to the parent.
-    At the wall limit plus a margin it ends on its own, and with it the namespace: the
-    limit holds even if nothing above is left to enforce it."""
+def _init(program_pid: int, report_fd: int, wall_seconds: float, hand_out: Callable | None) -> None:
+    """Reap every child until the program ends; report a signal death to the parent and
+    hand the result files out of the private root. At the wall limit plus a margin it
+    ends on its own, and with it the namespace: the limit holds even if nothing above is
+    left to enforce it."""
 
     def expire(*_: object) -> None:
         os._exit(128 + signal.SIGKILL)
@@ -131,6 +156,8 @@ def _init(program_pid: int, report_fd: int, wall_seconds: float) -> None:
         pid, status = os.waitpid(-1, 0)
         if pid != program_pid:
             continue
+        if hand_out:
+            hand_out()
         if os.WIFSIGNALED(status):
             _report(report_fd, {"signal": os.WTERMSIG(status)})
             os._exit(128 + os.WTERMSIG(status))
@@ -153,8 +180,9 @@ def _mount_fs(source: bytes, target: bytes, fstype: bytes, flags: int) -> bool:
 
 
 def confine(config: dict, report_fd: int) -> list[str]:
-    workdir = config["workdir"]
     done: list[str] = []
+    if _join_cgroup(config.get("cgroup")):
+        done.append(config["cgroup"]["name"])
     is_root = os.geteuid() == 0
     uid, gid = os.getuid(), os.getgid()  # before unshare: afterwards they read as unmapped
     wanted = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | (0 if config["network"] else CLONE_NEWNET)
@@ -169,8 +197,9 @@ def confine(config: dict, report_fd: int) -> list[str]:
         done.append("no-network")
     if wanted & CLONE_NEWIPC:
         done.append("private-ipc")
-    if wanted and _read_only_except(workdir, config.get("python_home") if is_root else None):
-        done.append("read-only-fs")
+    host_dir = os.open(config["workdir"], os.O_RDONLY | os.O_DIRECTORY)  # closed on exec
+    if wanted and _private_root(config, NOBODY if is_root else 0):
+        done += ["read-only-fs", "private-root", "disk-limit"]
     if wanted & CLONE_NEWPID:
         pid = os.fork()
         if pid:  # outside the namespace: wait, and exit as the namespace's init did
@@ -186,7 +215,10 @@ def confine(config: dict, report_fd: int) -> list[str]:
         _fresh_proc_and_run()
         program_pid = os.fork()
         if program_pid:
-            _init(program_pid, report_fd, config["limits"]["wall_seconds"])
+            hand_out = None
+            if "private-root" in done:
+                hand_out = lambda: _sandbox_root.copy_out(host_dir, config["collect"])  # noqa: E731
+            _init(program_pid, report_fd, config["limits"]["wall_seconds"], hand_out)
         done.append("pid-namespace")
     limits = config["limits"]
     # CPU: SIGXCPU at the soft limit (a clear reason), SIGKILL a second later.
@@ -266,7 +298,7 @@ def _drop_capabilities() -> bool:
 
 
 def _required(config: dict, is_root: bool) -> list[str]:
-    needs = ["read-only-fs", "pid-namespace", "private-ipc", "no-new-privileges"]
+    needs = ["read-only-fs", "private-root", "pid-namespace", "private-ipc", "no-new-privileges"]
     if not config["network"]:
         needs.append("no-network")
     needs.append("unprivileged-user" if is_root else "no-capabilities")
@@ -280,15 +312,14 @@ def main() -> None:
     # and the program, with it.
     _die_with(int(config["parent_pid"]))
     done = confine(config, int(config["report_fd"]))
-    # Only now: a cwd taken before the bind mount would point at the read-only layer.
-    os.chdir(config["workdir"])
     env = dict(config["env"])
+    if "private-root" in done:
+        os.chdir(_sandbox_root.INSIDE_WORKDIR)
+        env.update(HOME=_sandbox_root.INSIDE_WORKDIR, TMPDIR=_sandbox_root.INSIDE_WORKDIR)
+    else:
+        os.chdir(config["workdir"])
     if program[0] == "{python}":
-        home = config["python_home"]
-        if "read-only-fs" in done and os.geteuid() != 0 and "userns" not in done:
-            home = os.path.join(config["workdir"], ".python")
-            env["LD_LIBRARY_PATH"] = os.path.join(home, "lib")
-        program[0] = os.path.join(home, config["python_bin"])
+        program[0] = os.path.join(config["python_home"], config["python_bin"])
     os.execve(program[0], program, env)
 
 

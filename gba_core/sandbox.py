@@ -5,10 +5,13 @@
 a fresh temporary working directory, limits on CPU seconds, address space, processes,
 file size and open files, a wall-clock timeout, capped output, and, where the kernel
 allows (Linux namespaces; as root or with unprivileged user namespaces), no network, a
-read-only view of every filesystem except the working directory, and a PID namespace so
-nothing the program starts outlives it. The sandbox dies with gba however gba ends
-(``PR_SET_PDEATHSIG`` on its launcher and on the namespace's init), and ends itself a
-few seconds after its wall limit if gba is not there to stop it. When started as root
+private read-only root that shows only system programs, libraries and Python
+(``_sandbox_root.py``) with a size-limited tmpfs to write in, and a PID namespace so
+nothing the program starts outlives it. Where a cgroup can be made
+(``sandbox_cgroup.py``), the whole call shares one memory and process budget. The
+sandbox dies with gba however gba ends (``PR_SET_PDEATHSIG`` on its launcher and on the
+namespace's init), and ends itself a few seconds after its wall limit if gba is not
+there to stop it. When started as root
 the program runs as the unprivileged user ``nobody``. ``SandboxResult.isolation`` lists
 what applied.
 """
@@ -30,6 +33,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
+from gba_core.sandbox_cgroup import call_group
+
 CHILD = Path(__file__).with_name("_sandbox_child.py")
 
 
@@ -47,6 +52,9 @@ class Limits:
     memory_mb: int = 512
     processes: int = 32
     file_size_mb: int = 16
+    # The whole call's writable space (a tmpfs): bytes and files, all files together.
+    disk_mb: int = 64
+    inodes: int = 4096
     open_files: int = 64
     output_bytes: int = 16_000
     network: bool = False
@@ -65,6 +73,7 @@ class SandboxResult:
     isolation: list[str] = field(default_factory=list)
     missing_isolation: list[str] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
+    out_of_memory: bool = False
 
     @property
     def ok(self) -> bool:
@@ -74,6 +83,8 @@ class SandboxResult:
         """A short reason a planner can act on."""
         if self.timed_out:
             return "it was stopped after the time limit"
+        if self.out_of_memory:
+            return "it ran out of memory"
         if self.returncode is not None and self.returncode < 0:
             try:
                 name = signal.Signals(-self.returncode).name
@@ -123,6 +134,7 @@ def run(
     output and the contents of the ``collect`` files it left (at most 1 MB each)."""
     limits = limits or Limits()
     workdir = Path(tempfile.mkdtemp(prefix="gba-sandbox-"))
+    group = None
     try:
         for name, content in (files or {}).items():
             (workdir / name).write_text(content)
@@ -144,7 +156,11 @@ def run(
             "python_bin": os.path.relpath(_base_python(), sys.base_prefix),
             "allow_weak": limits.allow_weak_isolation,
             "parent_pid": os.getpid(),
+            "collect": list(collect),
         }
+        group = call_group(limits.memory_mb, limits.processes)
+        if group:
+            config["cgroup"] = {"name": group.version, "procs": group.procs}
         report_read, report_write = os.pipe()
         config["report_fd"] = report_write
         start = time.perf_counter()
@@ -181,6 +197,7 @@ def run(
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        out_of_memory = bool(group) and group.out_of_memory()  # type: ignore[union-attr]
         result = SandboxResult(
             returncode=None if timed_out else proc.returncode,
             stdout=out.text(5),
@@ -188,6 +205,7 @@ def run(
             timed_out=timed_out,
             truncated=bool(out.dropped or err.dropped),
             seconds=time.perf_counter() - start,
+            out_of_memory=out_of_memory,
         )
         for line in report.text(5).splitlines():
             message = json.loads(line)
@@ -208,6 +226,8 @@ def run(
                     result.files[name] = content
         return result
     finally:
+        if group:
+            group.remove()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -201,12 +201,17 @@ def test_the_sandbox_works_unprivileged_and_drops_its_namespace_powers(tmp_path)
 
     code_dir = Path(tempfile.mkdtemp(prefix="gba-unpriv-"))  # pytest's tmp is root-only
     code_dir.chmod(0o755)
-    for name in ("sandbox.py", "_sandbox_child.py"):
-        sh.copy(Path(sandbox.__file__).with_name(name), code_dir / name)
+    package = code_dir / "gba_core"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for name in ("sandbox.py", "sandbox_cgroup.py", "_sandbox_child.py", "_sandbox_root.py"):
+        sh.copy(Path(sandbox.__file__).with_name(name), package / name)
+    for path in [package, *package.iterdir()]:
+        path.chmod(0o755)
     probe = (
         "import json, sys\n"
         f"sys.path.insert(0, {str(code_dir)!r})\n"
-        "import sandbox\n"
+        "import gba_core.sandbox as sandbox\n"
         "r = sandbox.run_shell('mount -o remount,rw / 2>&1; touch /tmp/gba-unpriv-escape "
         "2>&1; echo inside > f && cat f')\n"
         "print(json.dumps({'isolation': r.isolation, 'out': r.stdout}))\n"
@@ -226,7 +231,9 @@ def test_the_sandbox_works_unprivileged_and_drops_its_namespace_powers(tmp_path)
         pytest.skip("this kernel does not give ordinary users namespaces")
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout)
-    assert {"userns", "no-capabilities", "read-only-fs", "no-network"} <= set(report["isolation"])
+    assert {"userns", "no-capabilities", "read-only-fs", "private-root", "no-network"} <= set(
+        report["isolation"]
+    )
     assert "inside" in report["out"]
     assert not Path("/tmp/gba-unpriv-escape").exists()
 
@@ -343,3 +350,75 @@ def test_set_uid_binaries_cannot_raise_the_programs_privileges():
     assert int(fields["CapBnd:"], 16) == 0 and int(fields["CapEff:"], 16) == 0
     assert "nosuid" in fields["root-mount"].split(",")
     assert "no-new-privileges" in result.isolation
+
+
+def test_the_program_sees_no_host_files(monkeypatch):
+    """A world-readable gba.toml holding a password, in the directory gba runs in and in
+    the host's /tmp, is not there for the program to read."""
+    import tempfile
+
+    host_dir = Path(tempfile.mkdtemp(prefix="gba-host-"))
+    host_dir.chmod(0o755)
+    toml = host_dir / "gba.toml"
+    toml.write_text('[office]\nsmtp_password = "hunter2-host"\n')
+    toml.chmod(0o644)
+    monkeypatch.chdir(host_dir)
+    try:
+        shell = run_shell(f"cat {toml}; cat gba.toml; ls -a /tmp", limits=FAST)
+        assert "private-root" in shell.isolation
+        assert "hunter2" not in shell.stdout
+        assert set(shell.stdout.split()) == {".", "..", "work"}  # /tmp: its own work dir
+        python = run_python(f"result = open({str(toml)!r}).read()", limits=FAST)
+        assert not python.ok and "result.json" not in python.files
+    finally:
+        import shutil
+
+        shutil.rmtree(host_dir)
+
+
+def test_a_calls_disk_is_bounded_in_bytes_and_in_files():
+    """Many files each under the file-size limit still stop at the call's disk limit."""
+    limits = Limits(cpu_seconds=5, wall_seconds=20, file_size_mb=4, disk_mb=8, inodes=256)
+    big = run_shell(
+        "for i in $(seq 20); do head -c 3000000 /dev/zero > f$i || break; done; du -sk .",
+        limits=limits,
+    )
+    assert "disk-limit" in big.isolation
+    assert int(big.stdout.split()[-2]) <= 8 * 1024  # kB: 60 MB were asked for
+    many = run_shell(
+        "for i in $(seq 2000); do : > e$i 2>/dev/null || break; done; ls | wc -l",
+        limits=limits,
+    )
+    assert int(many.stdout.split()[-1]) < 256
+
+
+def test_forked_children_share_one_memory_budget():
+    """Four children touching 100 MB each under a 256 MB budget: the kernel stops some,
+    and the result says the call ran out of memory. Without a writable cgroup only the
+    per-process limit holds (the README says so)."""
+    code = (
+        "import os, time\n"
+        "pids = []\n"
+        "for _ in range(4):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        block = bytearray(100 * 2**20)\n"
+        "        for i in range(0, len(block), 4096):\n"
+        "            block[i] = 1\n"
+        "        time.sleep(1)\n"
+        "        os._exit(0)\n"
+        "    pids.append(pid)\n"
+        "result = [os.waitpid(p, 0)[1] for p in pids]\n"
+    )
+    from gba_core.sandbox_cgroup import ROOT, call_group
+
+    probe = call_group(16, 4)
+    if probe is None:
+        pytest.skip("no writable cgroup here: the per-process address-space limit applies")
+    probe.remove()
+    result = run_python(code, limits=Limits(memory_mb=256, wall_seconds=20))
+    assert probe.version in result.isolation
+    statuses = json.loads(result.files["result.json"])
+    assert any(status != 0 for status in statuses)
+    assert result.out_of_memory
+    assert not list(ROOT.glob(f"**/gba-sandbox-{os.getpid()}-*"))  # removed after the call

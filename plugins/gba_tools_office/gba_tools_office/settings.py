@@ -30,6 +30,8 @@ DEFAULTS: dict[str, Any] = {
     "sandbox_memory_mb": 512,
     "sandbox_processes": 32,
     "sandbox_file_size_mb": 16,
+    "sandbox_disk_mb": 64,
+    "sandbox_inodes": 4096,
     "sandbox_open_files": 64,
     "sandbox_output_bytes": 16000,
     "sandbox_allow_weak_isolation": False,  # True: run even without namespaces
@@ -83,6 +85,8 @@ def sandbox_limits() -> Any:
         memory_mb=setting("sandbox_memory_mb"),
         processes=setting("sandbox_processes"),
         file_size_mb=setting("sandbox_file_size_mb"),
+        disk_mb=setting("sandbox_disk_mb"),
+        inodes=setting("sandbox_inodes"),
         open_files=setting("sandbox_open_files"),
         output_bytes=setting("sandbox_output_bytes"),
         allow_weak_isolation=setting("sandbox_allow_weak_isolation"),
