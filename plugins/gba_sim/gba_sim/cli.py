@@ -12,6 +12,7 @@ import click
 
 from gba_core.errors import ConfigError
 
+from .cli_calibrate import calibrate
 from .cli_results import compare, eval_, package, rate
 from .options import (
     db_option,
@@ -375,5 +376,5 @@ def export(db_path: Path, run_id: str, out: Path) -> None:
     click.echo(f"{written['trajectories']} trajectories and {written['ratings']} ratings in {out}")
 
 
-for _command in (rate, package, eval_, compare):
+for _command in (rate, calibrate, package, eval_, compare):
     sim.add_command(_command)

@@ -17,7 +17,7 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
-from gba_core.schema import Request
+from gba_core.schema import Request, Trajectory
 
 from .db import RunsDB
 from .importer import ensure_import_run, trajectory_of
@@ -80,3 +80,24 @@ def load_starter(
         db.save_trajectory(run_id, trajectory, rating=rating)
         report.trajectories += 1
     return report
+
+
+def starter_trajectories(
+    *, split: str | None = None, known_tools: set[str] | None = None, path: Path | None = None
+) -> list[Trajectory]:
+    """The starter set's trajectories (of ``split``, when given), without a database;
+    those using a tool outside ``known_tools`` are left out."""
+    out = []
+    for line in (path or starter_path()).read_text().splitlines():
+        if not line:
+            continue
+        row = json.loads(line)
+        if split and row["split"] != split:
+            continue
+        request = Request(id=row["id"], text=row["request"], split=row["split"])
+        today = date.fromisoformat(row["today"]) if row.get("today") else None
+        trajectory = trajectory_of(request, row["steps"], "starter", today=today)
+        tools = {s.plan.selected_tool for s in trajectory.steps if s.plan}
+        if known_tools is None or tools <= known_tools:
+            out.append(trajectory)
+    return out
