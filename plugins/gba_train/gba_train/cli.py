@@ -136,6 +136,26 @@ def sft(
     )
 
 
+def adapter_and_base(adapter: Path, base: str | None) -> tuple[Path, Path]:
+    """The adapter folder (OUT/adapter, or OUT given) and the base GGUF it was trained
+    on: ``base``, else the one `gba train sft` recorded in report.json."""
+    import json
+
+    from gba_core.errors import ConfigError
+
+    from .base import resolve_gguf
+
+    if (adapter / "adapter").is_dir():
+        adapter = adapter / "adapter"
+    report = adapter.parent / "report.json"
+    if base is None and report.is_file():
+        base = json.loads(report.read_text()).get("base_gguf")
+    gguf = resolve_gguf(base) if base else None
+    if gguf is None:
+        raise ConfigError("say which GGUF the adapter is for with --base (a .gguf or gemma-3-270m)")
+    return adapter, gguf
+
+
 def model_name(gguf: Path) -> str:
     """The embedded model's short name for its own GGUF, else the path."""
     from gba_core.llm.embedded import EMBEDDED_MODELS, embedded_model_path
@@ -165,7 +185,7 @@ def model_name(gguf: Path) -> str:
 )
 @click.option(
     "--quantize",
-    type=click.Choice(["q8_0", "q4_k_m"]),
+    type=click.Choice(["f16", "q8_0", "q4_k_m"]),
     default=None,
     help="merged-gguf only: quantize with llama.cpp's quantizer (default: the adapted"
     " weights stay float32, the others as in the base).",
@@ -180,24 +200,13 @@ def export(
     adapter: Path, fmt: str, quantize: str | None, base: str | None, out: Path | None
 ) -> None:
     """Export an adapter for the llama-cpp: backend; prints the spec to use it with."""
-    import json
 
-    from gba_core.errors import ConfigError
-
-    from .base import resolve_gguf
     from .export import export_lora_gguf
     from .merge import export_merged_gguf
 
     if quantize and fmt != "merged-gguf":
         raise click.UsageError("--quantize goes with --format merged-gguf")
-    if (adapter / "adapter").is_dir():
-        adapter = adapter / "adapter"
-    report = adapter.parent / "report.json"
-    if base is None and report.is_file():
-        base = json.loads(report.read_text()).get("base_gguf")
-    gguf = resolve_gguf(base) if base else None
-    if gguf is None:
-        raise ConfigError("say which GGUF the adapter is for with --base (a .gguf or gemma-3-270m)")
+    adapter, gguf = adapter_and_base(adapter, base)
     if fmt == "lora-gguf":
         target = out or adapter.parent / "adapter.gguf"
         export_lora_gguf(adapter, gguf, target)
@@ -371,3 +380,107 @@ def eval_steps(
         )
     if json_path:
         json_path.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+
+
+@train.command("eval-quant")
+@click.option(
+    "--adapter",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The planner's adapter folder (OUT/adapter of `gba train sft`), or OUT itself.",
+)
+@dataset_option
+@click.option(
+    "--variant",
+    "names",
+    multiple=True,
+    type=click.Choice(["f16", "q8_0", "q4_k_m", "lora"]),
+    help="Repeatable (default: f16, q8_0, q4_k_m, then lora: the adapter beside the base,"
+    " as gba ships it). The first is the one the others are compared with step by step.",
+)
+@click.option("--base", default=None, help="The base GGUF (default: from report.json).")
+@click.option("--split", default="validation", show_default=True, help="Dataset split.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="At most this many steps.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def eval_quant(
+    adapter: Path,
+    dataset: Path,
+    names: tuple[str, ...],
+    base: str | None,
+    split: str,
+    limit: int | None,
+    json_path: Path | None,
+) -> None:
+    """Score a fine-tuned planner's exports side by side on held-out steps: the adapter
+    merged and written at f16, q8_0 and q4_k_m, and the adapter beside the base GGUF.
+    Exports are made beside the adapter (again when it is newer). Prints next-tool
+    accuracy ± its standard error over steps, the steps each variant gains and loses
+    against the first, plan validity, plan tokens and seconds per step (greedy)."""
+    import json
+
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from gba_core.llm import get_llm
+    from gba_core.planners import get_planner
+    from gba_core.tools import load_toolset
+
+    from .data import read_split
+    from .evaluate import evaluate_steps, held_out_steps
+    from .quant import LORA, QUANTIZATIONS, comparison, variants
+
+    adapter, gguf = adapter_and_base(adapter, base)
+    rows = held_out_steps(read_split(dataset, split))[:limit]
+    tools = load_toolset().for_mode("simulated")
+    console = Console(stderr=True)
+    with console.status("exporting…") as status:
+        built = variants(
+            adapter,
+            gguf,
+            model_name(gguf),
+            names or (*QUANTIZATIONS, LORA),
+            on_build=lambda name: status.update(f"exporting {name}…"),
+        )
+    reports = []
+    for variant in built:
+        llm = get_llm(variant.spec)
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(variant.name, total=len(rows))
+            reports.append(
+                evaluate_steps(
+                    rows,
+                    lambda _run, llm=llm: get_planner("fine-tuned", tools=tools, llm=llm),
+                    planner="fine-tuned",
+                    llm=variant.spec,
+                    on_step=lambda task=task, progress=progress: progress.advance(task),
+                )
+            )
+    table_rows = comparison(built, reports)
+    table = Table(title=f"fine-tuned planner on {len(rows)} {split} steps, greedy")
+    for column in (
+        "variant",
+        "MB",
+        "next tool ± s.e.",
+        f"vs {built[0].name}",
+        "valid",
+        "tokens",
+        "s/step",
+    ):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    for row in table_rows:
+        table.add_row(
+            row["variant"],
+            f"{row['megabytes']:.1f}",
+            f"{row['next_tool_accuracy']:.3f} ± {row['stderr']:.3f}",
+            f"+{row['gained_vs_first']} / -{row['lost_vs_first']}",
+            f"{row['valid_plan_rate']:.3f}",
+            f"{row['plan_tokens']:.1f}",
+            f"{row['seconds_per_step']:.2f}",
+        )
+    Console().print(table)
+    if json_path:
+        json_path.write_text(
+            json.dumps({"split": split, "steps": len(rows), "variants": table_rows}, indent=2)
+            + "\n"
+        )

@@ -21,7 +21,11 @@ from gba_core.errors import ConfigError
 
 from .export import gguf_architecture, lora_tensors
 
-QUANTIZE_TYPES = {"q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M"}
+QUANTIZE_TYPES = {
+    "f16": "LLAMA_FTYPE_MOSTLY_F16",
+    "q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0",
+    "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M",
+}
 
 
 def lora_updates(adapter: Path, arch: str, blocks: int) -> dict[str, Any]:
@@ -100,7 +104,7 @@ def export_merged_gguf(
     adapter: Path, base_gguf: Path, out: Path, quantize_to: str | None = None
 ) -> Path:
     """Write ``out``: ``base_gguf`` with the adapter merged, quantized to ``quantize_to``
-    (``q8_0`` or ``q4_k_m``) or, without it, the adapted weights left in float32."""
+    (``f16``, ``q8_0`` or ``q4_k_m``) or, without it, the adapted weights left in float32."""
     if quantize_to is not None and quantize_to not in QUANTIZE_TYPES:
         raise ConfigError(f"--quantize: one of {', '.join(QUANTIZE_TYPES)}, not {quantize_to!r}")
     arch, blocks = gguf_architecture(base_gguf)
