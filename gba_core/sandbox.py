@@ -133,7 +133,8 @@ def run(
     """Run ``argv`` confined in a fresh working directory holding ``files``; return its
     output and the contents of the ``collect`` files it left (at most 1 MB each)."""
     limits = limits or Limits()
-    workdir = Path(tempfile.mkdtemp(prefix="gba-sandbox-"))
+    _sweep_workdirs()
+    workdir = Path(tempfile.mkdtemp(prefix=f"gba-sandbox-{os.getpid()}-"))
     group = None
     try:
         for name, content in (files or {}).items():
@@ -229,6 +230,15 @@ def run(
         if group:
             group.remove()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _sweep_workdirs() -> None:
+    """Remove the work dirs of gba processes that were killed before they could (the
+    directory names the gba process; one that is gone left it behind)."""
+    for path in Path(tempfile.gettempdir()).glob("gba-sandbox-*-*"):
+        pid = path.name.split("-")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _read_own_file(path: Path, limit: int = 2**20) -> bytes | None:

@@ -422,3 +422,27 @@ def test_forked_children_share_one_memory_budget():
     assert any(status != 0 for status in statuses)
     assert result.out_of_memory
     assert not list(ROOT.glob(f"**/gba-sandbox-{os.getpid()}-*"))  # removed after the call
+
+
+def test_work_dirs_of_a_killed_gba_are_removed_by_the_next_call():
+    import tempfile
+
+    dead = Path(tempfile.mkdtemp(prefix=f"gba-sandbox-{_dead_pid()}-"))
+    (dead / "calculation.py").write_text("left behind")
+    alive = Path(tempfile.mkdtemp(prefix=f"gba-sandbox-{os.getpid()}-"))
+    try:
+        assert run_shell("true", limits=FAST).ok
+        assert not dead.exists()
+        assert alive.exists()  # a running gba's work dir is left alone
+    finally:
+        import shutil
+
+        shutil.rmtree(alive, ignore_errors=True)
+        shutil.rmtree(dead, ignore_errors=True)
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended (and been reaped)."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
