@@ -12,6 +12,7 @@ the expected calendar event and email exist. A failure is charged to one stage:
     ../.venv/bin/python real_env.py                          # shipped vs zero-shot, 3 dates
     ../.venv/bin/python real_env.py --config shipped --limit 5 --dates 2027-03-15
     ../.venv/bin/python real_env.py --json out/real_env.json
+    ../.venv/bin/python real_env.py --planner-llm llama-cpp:planner/merged-q8_0.gguf
 
 Per configuration it prints the pass rate ± s.e. over the dates, mean steps, median and
 p90 seconds per request, seconds per planner step and failures by stage and tool.
@@ -209,6 +210,12 @@ class Runner:
             self.planner, spec = choice.planner, choice.llm_spec
             if config == "shipped":  # the shipped tool-role adapter too, as gba run uses it
                 tool_spec = choose_tool_llm(DEFAULT_LLM, "default", choice)
+        elif config.startswith("planner="):
+            # Another build of the fine-tuned planner (a quantized export) in front of
+            # the shipped tool roles: only the planner differs from "shipped".
+            choice = choose_planner("fine-tuned", DEFAULT_LLM, "default", self.installed)
+            self.planner, spec = "fine-tuned", config.removeprefix("planner=")
+            tool_spec = choose_tool_llm(DEFAULT_LLM, "default", choice)
         elif config == "zero-shot":
             self.planner, spec = "zero-shot", DEFAULT_LLM
         else:
@@ -288,6 +295,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--config", action="append", choices=CONFIGS, help="default: shipped and zero-shot"
     )
+    parser.add_argument(
+        "--planner-llm",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="also run the fine-tuned planner on SPEC (an export of it, say merged q8_0)"
+        " with the shipped tool roles; repeatable",
+    )
     parser.add_argument("--dates", default=",".join(DATES), help="comma-separated YYYY-MM-DD")
     parser.add_argument("--limit", type=int, default=None, help="the first N requests")
     parser.add_argument("--ids", default=None, help="comma-separated request ids")
@@ -304,7 +319,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = rows[: args.limit] if args.limit else rows
     dates = [date.fromisoformat(d) for d in args.dates.split(",")]
     report: dict[str, Any] = {"machine": os.uname().nodename, "dates": args.dates, "configs": {}}
-    for config in args.config or CONFIGS[:2]:
+    configs = args.config or ([] if args.planner_llm else list(CONFIGS[:2]))
+    for config in [*configs, *(f"planner={spec}" for spec in args.planner_llm)]:
         runner = Runner(config, args.max_steps)
         outcomes = []
         for today in dates:
