@@ -39,6 +39,7 @@ FLAG_OPTIONS = {
     "nodiratime": MS_NODIRATIME,
     "relatime": MS_RELATIME,
 }
+MNT_DETACH = 2
 PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
@@ -90,17 +91,20 @@ def _private_root(config: dict, owner: int) -> bool:
     if not _mount(None, b"/", MS_REC | MS_PRIVATE):
         return False
     staging = os.path.join(config["workdir"], ".root")
-    os.mkdir(staging, 0o700)
-    if not (_sandbox_root.build(staging, config, owner) and _sandbox_root.pivot(staging)):
+    try:
+        os.mkdir(staging, 0o700)
+        if not (_sandbox_root.build(staging, config, owner) and _sandbox_root.pivot(staging)):
+            return False
+    except OSError:  # a step the kernel or the host's layout refused: not confined
         return False
-    root_done = False
     for point, flags in _mounts():
         if point == "/tmp" or any(point == k or point.startswith(k + "/") for k in KEEP):
             continue
-        # nosuid everywhere: a set-uid binary must not give the program root back.
-        ok = _mount(None, point.encode(), MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | flags)
-        root_done = root_done or (ok and point == "/")
-    return root_done
+        # nosuid everywhere: a set-uid binary must not give the program root back. Any
+        # mount left writable (an interpreter under the user's home) fails the whole.
+        if not _mount(None, point.encode(), MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | flags):
+            return False
+    return True
 
 
 def _join_cgroup(cgroup: dict | None) -> bool:
@@ -165,14 +169,28 @@ def _init(program_pid: int, report_fd: int, wall_seconds: float, hand_out: Calla
         os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 
-def _fresh_proc_and_run() -> None:
+def _fresh_proc() -> bool:
     """In the new PID namespace: a /proc that shows only its processes (not the parent's
-    environment or command lines), and an empty /run so host daemons' Unix sockets
-    (D-Bus and the like) are out of reach."""
-    _mount_fs(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    for run in (b"/run", b"/var/run"):
-        if os.path.isdir(run) and not os.path.islink(run):
-            _mount_fs(b"tmpfs", run, b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)
+    environment or command lines). Where the kernel refuses one (a user namespace under
+    a host /proc with masked paths, as in Docker), the host's bind is taken away: no
+    /proc rather than the host's."""
+    if _mount_fs(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC):
+        return True
+    libc.umount2(b"/proc", MNT_DETACH)
+    return False
+
+
+def _limit_ipc(limits: dict) -> bool:
+    """System V shared memory is not counted by RLIMIT_AS while detached: bound it in the
+    private IPC namespace (its sysctls are its own) to the memory limit."""
+    memory = limits["memory_mb"] * 2**20
+    try:
+        for name, value in (("shmmax", memory), ("shmall", memory // 4096), ("shmmni", 16)):
+            with open(f"/proc/sys/kernel/{name}", "w") as f:
+                f.write(str(value))
+    except OSError:
+        return False
+    return True
 
 
 def _mount_fs(source: bytes, target: bytes, fstype: bytes, flags: int) -> bool:
@@ -198,7 +216,8 @@ def confine(config: dict, report_fd: int) -> list[str]:
     if wanted & CLONE_NEWIPC:
         done.append("private-ipc")
     host_dir = os.open(config["workdir"], os.O_RDONLY | os.O_DIRECTORY)  # closed on exec
-    if wanted and _private_root(config, NOBODY if is_root else 0):
+    owner = NOBODY if is_root and "userns" not in done else 0  # the uid the program gets
+    if wanted and _private_root(config, owner):
         done += ["read-only-fs", "private-root", "disk-limit"]
     if wanted & CLONE_NEWPID:
         pid = os.fork()
@@ -212,12 +231,17 @@ def confine(config: dict, report_fd: int) -> list[str]:
         # dies with the launcher (a SIGKILL from the parent namespace does reach it), and
         # the whole namespace with it.
         _die_with(None)
-        _fresh_proc_and_run()
+        if _fresh_proc():
+            done.append("own-proc")
+        if wanted & CLONE_NEWIPC and _limit_ipc(config["limits"]):
+            done.append("ipc-limits")
+        work_dir = _sandbox_root.open_work_dir() if "private-root" in done else None
         program_pid = os.fork()
         if program_pid:
             hand_out = None
-            if "private-root" in done:
-                hand_out = lambda: _sandbox_root.copy_out(host_dir, config["collect"])  # noqa: E731
+            if work_dir is not None:
+                names = config["collect"]
+                hand_out = lambda: _sandbox_root.copy_out(work_dir, host_dir, names)  # noqa: E731
             _init(program_pid, report_fd, config["limits"]["wall_seconds"], hand_out)
         done.append("pid-namespace")
     limits = config["limits"]

@@ -3,7 +3,7 @@
 writable area, and nothing else of the host: not the user's home, not the directory
 gba runs in (its ``gba.toml`` may hold a password), not the host's ``/tmp``.
 
-    /usr /bin /sbin /lib* /opt     the host's, read-only (merged-usr links recreated)
+    /usr /bin /sbin /lib*          the host's, read-only (merged-usr links recreated)
     /etc                           the few entries programs read: loader cache, users,
                                    time zone, alternatives
     the interpreter's prefix       read-only at its own path
@@ -22,7 +22,7 @@ import platform
 import stat
 
 INSIDE_WORKDIR = "/tmp/work"
-SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt")
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC = (
     "alternatives",
     "ld.so.cache",
@@ -111,11 +111,18 @@ def build(root: str, config: dict, owner: int) -> bool:
 
 
 def _copy_in(source: str, target: str) -> None:
+    """The regular files gba wrote into the host work dir (opened without following a
+    link, checked on the open file)."""
     for name in os.listdir(source):
-        path = os.path.join(source, name)
-        if os.path.isfile(path) and not os.path.islink(path):
-            with open(path, "rb") as f, open(os.path.join(target, name), "wb") as g:
-                g.write(f.read())
+        try:
+            fd = os.open(os.path.join(source, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # the staging root, or a planted dir
+            os.close(fd)
+            continue
+        with os.fdopen(fd, "rb") as f, open(os.path.join(target, name), "wb") as g:
+            g.write(f.read())
 
 
 def pivot(root: str) -> bool:
@@ -133,20 +140,28 @@ def pivot(root: str) -> bool:
     return True
 
 
-def copy_out(host_dir: int, names: list[str]) -> None:
+def open_work_dir() -> int:
+    """The private work dir, opened before the program runs: the program may rename it
+    or put a link in its place later, and the copy-out reads through this descriptor,
+    never through the path."""
+    return os.open(INSIDE_WORKDIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+
+
+def copy_out(work_dir: int, host_dir: int, names: list[str]) -> None:
     """Copy the program's result files (regular files, no links, at most 1 MB) from the
     private work dir to the host's, where gba reads them."""
     for name in names:
+        if "/" in name:
+            continue
         try:
-            fd = os.open(
-                os.path.join(INSIDE_WORKDIR, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
-            )
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=work_dir)
         except OSError:
             continue
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > RESULT_LIMIT:
+            os.close(fd)  # a directory, a pipe or a device where the result should be
+            continue
         with os.fdopen(fd, "rb") as f:
-            info = os.fstat(f.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > RESULT_LIMIT:
-                continue
             data = f.read(RESULT_LIMIT)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
         try:

@@ -19,8 +19,10 @@ what applied.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -40,9 +42,6 @@ CHILD = Path(__file__).with_name("_sandbox_child.py")
 
 class SandboxUnavailableError(RuntimeError):
     """The isolation gba requires for model-written code is not available here."""
-
-
-NOBODY = 65534
 
 
 @dataclass(frozen=True)
@@ -135,13 +134,14 @@ def run(
     limits = limits or Limits()
     _sweep_workdirs()
     workdir = Path(tempfile.mkdtemp(prefix=f"gba-sandbox-{os.getpid()}-"))
+    # Held for the whole call: a sweep by another gba (another PID namespace sharing
+    # /tmp, where this pid means nothing) leaves a locked dir alone.
+    held = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(held, fcntl.LOCK_EX)
     group = None
     try:
         for name, content in (files or {}).items():
             (workdir / name).write_text(content)
-        if os.geteuid() == 0:  # the program runs as nobody: let it use its own dir
-            for path in [workdir, *workdir.iterdir()]:
-                os.chown(path, NOBODY, NOBODY)
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": str(workdir),
@@ -230,15 +230,29 @@ def run(
         if group:
             group.remove()
         shutil.rmtree(workdir, ignore_errors=True)
+        os.close(held)
 
 
 def _sweep_workdirs() -> None:
-    """Remove the work dirs of gba processes that were killed before they could (the
-    directory names the gba process; one that is gone left it behind)."""
+    """Remove the work dirs of gba processes that were killed before they could: ours
+    (same owner), named for a process that is gone, and not locked by a running call."""
     for path in Path(tempfile.gettempdir()).glob("gba-sandbox-*-*"):
-        pid = path.name.split("-")[2]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            shutil.rmtree(path, ignore_errors=True)
+        match = re.fullmatch(r"gba-sandbox-(\d+)-\w+", path.name)
+        if not match or Path(f"/proc/{match.group(1)}").exists():
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            if os.fstat(fd).st_uid != os.geteuid():
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a call still holds it
+        finally:
+            os.close(fd)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _read_own_file(path: Path, limit: int = 2**20) -> bytes | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,8 +77,8 @@ def _sweep(parent: Path) -> None:
     """Remove empty call groups left by a gba that was killed before it could."""
     with contextlib.suppress(OSError):
         for d in parent.glob("gba-sandbox-*"):
-            pid = d.name.split("-")[2]
-            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            match = re.fullmatch(r"gba-sandbox-(\d+)-\d+", d.name)
+            if match and not Path(f"/proc/{match.group(1)}").exists():
                 with contextlib.suppress(OSError):
                     d.rmdir()
 
@@ -111,21 +112,21 @@ def _v2(memory: int, processes: int) -> CallGroup | None:
     base = ROOT if (ROOT / "cgroup.controllers").exists() else None
     if own is None or base is None:
         return None
-    # Where gba's own cgroup holds processes it cannot delegate controllers (v2's rule
-    # of no internal processes): then a sibling, under the parent, is what may work.
-    for parent in (base / own, (base / own).parent):
-        try:
-            enabled = (parent / "cgroup.subtree_control").read_text().split()
-        except OSError:
-            continue
-        if "memory" not in enabled:
-            continue
-        settings = {"memory.max": str(memory), "memory.swap.max?": "0"}
-        if "pids" in enabled:
-            settings["pids.max"] = str(processes)
-        if d := _make(parent, settings):
-            return CallGroup("cgroup-v2", [d])
-    return None
+    # Only under gba's own cgroup: a group made beside it would escape the limits set
+    # on gba's unit (a service's MemoryMax). v2 lets a cgroup with processes delegate no
+    # controllers, so this works where gba runs in a delegated, otherwise empty subtree.
+    parent = base / own
+    try:
+        enabled = (parent / "cgroup.subtree_control").read_text().split()
+    except OSError:
+        return None
+    if "memory" not in enabled:
+        return None
+    settings = {"memory.max": str(memory), "memory.swap.max?": "0"}
+    if "pids" in enabled:
+        settings["pids.max"] = str(processes)
+    d = _make(parent, settings)
+    return CallGroup("cgroup-v2", [d]) if d else None
 
 
 def _v1(memory: int, processes: int) -> CallGroup | None:

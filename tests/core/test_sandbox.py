@@ -425,20 +425,28 @@ def test_forked_children_share_one_memory_budget():
 
 
 def test_work_dirs_of_a_killed_gba_are_removed_by_the_next_call():
+    import fcntl
     import tempfile
 
     dead = Path(tempfile.mkdtemp(prefix=f"gba-sandbox-{_dead_pid()}-"))
     (dead / "calculation.py").write_text("left behind")
     alive = Path(tempfile.mkdtemp(prefix=f"gba-sandbox-{os.getpid()}-"))
+    # A call of a gba in another PID namespace, whose pid means nothing here: its lock
+    # says it is running.
+    elsewhere = Path(tempfile.mkdtemp(prefix=f"gba-sandbox-{_dead_pid()}-"))
+    held = os.open(elsewhere, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)
     try:
         assert run_shell("true", limits=FAST).ok
         assert not dead.exists()
         assert alive.exists()  # a running gba's work dir is left alone
+        assert elsewhere.exists()
     finally:
         import shutil
 
-        shutil.rmtree(alive, ignore_errors=True)
-        shutil.rmtree(dead, ignore_errors=True)
+        os.close(held)
+        for path in (alive, dead, elsewhere):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _dead_pid() -> int:
@@ -446,3 +454,37 @@ def _dead_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()
     return child.pid
+
+
+def test_results_come_from_the_work_dir_the_call_started_in():
+    """The program re-points /tmp/work at a directory of its own holding another
+    result.json: what comes back is still what it computed, read through the directory
+    opened before it ran (a path would follow its link, and could lead out of the root)."""
+    code = (
+        "import os\n"
+        "os.rename('/tmp/work', '/tmp/moved')\n"
+        "os.mkdir('/tmp/planted')\n"
+        "open('/tmp/planted/result.json', 'w').write('666')\n"
+        "os.symlink('/tmp/planted', '/tmp/work')\n"
+        "result = 42\n"
+    )
+    result = run_python(code, limits=FAST)
+    assert "private-root" in result.isolation
+    assert result.ok, result.stderr
+    assert result.files["result.json"] == b"42"
+
+
+def test_detached_shared_memory_is_bounded_by_the_memory_limit():
+    """RLIMIT_AS does not count a System V segment nobody has attached: the private IPC
+    namespace's own limits do."""
+    code = (
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]\n"
+        "result = [libc.shmget(0, size * 2**20, 0o1600) >= 0 for size in (8, 128)]\n"
+    )
+    result = run_python(code, limits=Limits(memory_mb=64, cpu_seconds=2, wall_seconds=10))
+    if os.geteuid() != 0 and "ipc-limits" not in result.isolation:
+        pytest.skip("this kernel does not let a user namespace set its IPC limits")
+    assert "ipc-limits" in result.isolation
+    assert json.loads(result.files["result.json"]) == [True, False]
