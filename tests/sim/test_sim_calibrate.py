@@ -110,3 +110,23 @@ def test_a_judge_that_rates_everything_5_is_shown_untrustworthy(tmp_path, script
     assert summary["accuracy"] == pytest.approx(4 / summary["rated"])  # the 4 clean ones
     text = _calibrate(tmp_path, "--judge-llm", "scripted:x").stdout
     assert "Spearman with the reference: n/a" in text and "caught 0.00" in text
+
+
+def test_rating_with_the_embedded_judge_warns_and_names_the_way_out(tmp_path, monkeypatch):
+    """The default judge is the 270M, which calibration shows to be noise: `gba sim
+    rate` says so when nothing chose the judge, and stays quiet when something did."""
+    from gba_sim.db import RunsDB
+
+    for name in ("GBA_JUDGE_LLM", "GBA_LLM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no gba.toml
+    db_path = tmp_path / "runs.sqlite"
+    RunsDB(db_path).close()
+    rate = ["sim", "rate", "--db", str(db_path), "--run", "nothing-to-rate"]
+    default = CliRunner().invoke(cli, rate, catch_exceptions=False)
+    assert default.exit_code == 0, default.output
+    assert "the judge is the embedded 270M" in default.stderr and "--judge-llm" in default.stderr
+    monkeypatch.setenv("GBA_JUDGE_LLM", "openai:strong-model")
+    chosen = CliRunner().invoke(cli, rate, catch_exceptions=False)
+    assert chosen.exit_code == 0, chosen.output
+    assert "embedded 270M" not in chosen.stderr

@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     from .usage import Prices
 
 
+EMBEDDED_JUDGE_WARNING = (
+    "warning: the judge is the embedded 270M, whose ratings barely agree with reference"
+    " ones (`gba sim calibrate`: Spearman -0.10 in bench/README.md); give a strong model"
+    " with --judge-llm before packaging what it keeps"
+)
+
+
 @click.command()
 @existing_db_option
 @click.option("--run", "run_id", required=True, help="The run whose trajectories to rate.")
@@ -57,9 +64,11 @@ def rate(
 
     evaluator_factory(judge_name)  # a typo fails before any model loads
     db = RunsDB(db_path)
-    spec = llm_spec_for("judge", {"judge": judge_llm})[0]
+    spec, source = llm_spec_for("judge", {"judge": judge_llm})
     name = name_of(judge_name, spec)
     console = Console(highlight=False)
+    if source == "default":
+        click.echo(EMBEDDED_JUDGE_WARNING, err=True)
     from .locks import run_lock
 
     with run_lock(db_path, run_id, "rating it"):
