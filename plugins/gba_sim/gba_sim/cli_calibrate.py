@@ -67,14 +67,13 @@ def calibrate(
     from rich.progress import Progress
 
     from gba_core.config import llm_spec_for
-    from gba_core.errors import InvalidOutputError, LLMError
     from gba_core.llm import get_llm
     from gba_core.tools import load_toolset
 
     from .calibrate import calibrate as run_calibration
     from .calibrate import cases
     from .db import RunsDB
-    from .rate import evaluator_factory, make_judge
+    from .rate import evaluator_factory, make_judge, rate_one
     from .starter import starter_trajectories
 
     evaluator_factory(evaluator)  # a typo fails before any model loads
@@ -93,12 +92,7 @@ def calibrate(
         judge = make_judge(evaluator, db.cached(get_llm(spec)))
 
         def rate(trajectory, judge=judge):  # type: ignore[no-untyped-def]
-            try:
-                return judge.rate(trajectory)
-            except InvalidOutputError as exc:
-                return str(exc)
-            except LLMError:
-                return None
+            return rate_one(judge, trajectory)
 
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"calibrate {judge.name}", total=len(chosen))

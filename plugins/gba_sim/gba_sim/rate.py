@@ -51,15 +51,22 @@ class RateJob:
         def work(trajectory: Trajectory) -> Rating | str | None:
             token = CURRENT_TRAJECTORY.set(trajectory.id)
             try:
-                return judge.rate(trajectory)
-            except InvalidOutputError as exc:
-                return str(exc)
-            except LLMError:
-                return None
+                return rate_one(judge, trajectory)
             finally:
                 CURRENT_TRAJECTORY.reset(token)
 
         return work
+
+
+def rate_one(judge: Any, trajectory: Trajectory) -> Rating | str | None:
+    """The judge's rating; the error text for output it could not get into the rating
+    schema; None when the backend failed (worth asking again later)."""
+    try:
+        return judge.rate(trajectory)
+    except InvalidOutputError as exc:
+        return str(exc)
+    except LLMError:
+        return None
 
 
 def judge_name(evaluator: str, judge_spec: str) -> str:
