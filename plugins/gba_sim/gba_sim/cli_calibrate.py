@@ -67,13 +67,12 @@ def calibrate(
     from rich.progress import Progress
 
     from gba_core.config import llm_spec_for
-    from gba_core.llm import get_llm
-    from gba_core.tools import load_toolset
+    from gba_core.registry import evaluator_factory, get_llm, load_toolset
 
     from .calibrate import calibrate as run_calibration
     from .calibrate import cases
     from .db import RunsDB
-    from .rate import evaluator_factory, make_judge, rate_one
+    from .rate import make_judge, rate_one
     from .starter import starter_trajectories
 
     evaluator_factory(evaluator)  # a typo fails before any model loads

@@ -46,8 +46,8 @@ class WorkerEnv:
         self._inner: dict[str, Any] = {}
 
     def llm(self, spec: str, role: str) -> Any:
-        from gba_core.llm import get_llm
         from gba_core.llm.cache import CachedLLM
+        from gba_core.registry import get_llm
 
         if spec not in self._inner:  # one backend (one loaded model) per spec and process
             inner = get_llm(spec)

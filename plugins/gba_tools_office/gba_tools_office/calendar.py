@@ -5,11 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from gba_core.tools import FunctionTool
+from gba_core.tools import FunctionTool, ToolOptions
 
 from .settings import data_dir, setting
 
@@ -121,7 +119,7 @@ def create_event(
 
 
 class CreateEvent(FunctionTool):
-    def unavailable(self, *, interactive: bool, options: Mapping[str, Any]) -> str | None:
+    def unavailable(self, *, interactive: bool, options: ToolOptions) -> str | None:
         if setting("caldav_url") and setting("caldav_user") and not setting("caldav_password"):
             return "caldav_user is set but caldav_password is not"
         return None

@@ -10,13 +10,13 @@ unless asked otherwise.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gba_core.errors import ConfigError
 from gba_core.llm.formats import format_messages
+from gba_core.schema import TrainingExample
 
 IGNORE = -100  # label of a position that carries no loss
 
@@ -71,7 +71,7 @@ class Encoded:
     dropped: int = 0  # examples with no completion token left after the cut
 
 
-def read_split(dataset: Path, split: str) -> list[dict[str, Any]]:
+def read_split(dataset: Path, split: str) -> list[TrainingExample]:
     """Rows of ``<split>.prompt_completion.jsonl`` written by ``gba sim package``."""
     path = Path(dataset) / f"{split}.prompt_completion.jsonl"
     if not path.is_file():
@@ -80,16 +80,9 @@ def read_split(dataset: Path, split: str) -> list[dict[str, Any]]:
     with path.open() as handle:
         for number, line in enumerate(handle, 1):
             try:
-                row = json.loads(line)
+                rows.append(TrainingExample.model_validate_json(line))
             except ValueError:
-                row = None
-            if not (
-                isinstance(row, dict)
-                and isinstance(row.get("prompt"), list)
-                and isinstance(row.get("completion"), list)
-            ):
-                raise ConfigError(f"{path}:{number}: not a prompt/completion example")
-            rows.append(row)
+                raise ConfigError(f"{path}:{number}: not a prompt/completion example") from None
     return rows
 
 
@@ -103,7 +96,9 @@ def encode(
     """Token ids and labels of each row; ``completion_only`` masks the prompt's labels."""
     encoded = Encoded()
     for row in rows:
-        prompt_text, completion_text = renderer.texts(row["prompt"], row["completion"])
+        prompt = [m.model_dump() for m in row.prompt]
+        completion = [m.model_dump() for m in row.completion]
+        prompt_text, completion_text = renderer.texts(prompt, completion)
         prompt_ids = renderer.tokenize(prompt_text)
         ids = renderer.tokenize(prompt_text + completion_text)
         # Tokens can merge across the boundary; the shared prefix is the prompt.
