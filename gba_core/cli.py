@@ -51,7 +51,7 @@ class GbaGroup(click.Group):
             # A plugin's command is missing when an allow list leaves its plugin out.
             allow = os.environ.get("GBA_PLUGINS", "").strip()
             if allow and "No such command" in exc.message:
-                exc.message += (
+                exc.message += (  # type: ignore[misc]  # click's stubs mark it Final
                     f" (GBA_PLUGINS={allow} loads only those plugins; a command from "
                     "another plugin needs it in the list, or GBA_PLUGINS unset)"
                 )
@@ -166,7 +166,7 @@ def run(
     """Answer REQUEST with the agent, printing each step's task, tool and result."""
     from gba_core.assembly import build_agent, choose_models
     from gba_core.registry import get_llm, load_toolset, planner_factory
-    from gba_core.tools import ToolOptions, offered_tools
+    from gba_core.tools import ToolMode, ToolOptions, offered_tools
 
     if not request.strip():
         raise UsageFailure("the request is empty")
@@ -186,7 +186,7 @@ def run(
     }
     if simulated and tool_llm:
         raise UsageFailure("--tool-llm applies to real tools; with --simulated use --simulator-llm")
-    mode = "simulated" if simulated else "real"
+    mode: ToolMode = "simulated" if simulated else "real"
     installed = load_toolset().for_mode(mode)
     tool_options = ToolOptions(allow_bash=allow_bash)
     interactive = sys.stdin.isatty() if interactive is None else interactive

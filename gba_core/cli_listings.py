@@ -84,7 +84,11 @@ def tools(as_json: bool) -> None:
             return "yes"
 
         table.add_row(
-            row["name"], row["plugin"], mark("real"), mark("simulated"), row["description"]
+            str(row["name"]),
+            str(row["plugin"] or ""),
+            mark("real"),
+            mark("simulated"),
+            str(row["description"]),
         )
     console = make_console()
     console.print(table)
@@ -154,12 +158,13 @@ def planners(as_json: bool) -> None:
     console.print(f"planners: {', '.join(sorted(planner_factories()))}")
     table = Table("shipped", "planner", "base", "held-out next tool", "unknown installed tools")
     for row in models:
+        unknown = row["unknown_installed_tools"]
         table.add_row(
-            row["name"],
-            row["planner"],
-            row["base"],
+            str(row["name"]),
+            str(row["planner"]),
+            str(row["base"]),
             f"{row['heldout_next_tool_accuracy']:.3f}",
-            ", ".join(row["unknown_installed_tools"]) or "none",
+            ", ".join(unknown if isinstance(unknown, list) else []) or "none",
         )
     console.print(table)
     console.print(f"[bold]default:[/] {choice.planner} on {escape(choice.llm_spec)}")

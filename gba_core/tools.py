@@ -263,7 +263,8 @@ class FunctionTool(Tool):
             bound = {"max_length": ARGUMENT_MAX_CHARS} if annotation is str else {}
             fields[param.name] = (
                 annotation,
-                Field(default=default, description=arg_docs.get(param.name), **bound),
+                # The signature's default (``...``: required) becomes the field's.
+                Field(default, description=arg_docs.get(param.name), **bound),  # type: ignore[call-overload]
             )
         model_name = "".join(part.title() for part in self.name.split("_")) + "Arguments"
         self.args_model: type[BaseModel] = create_model(model_name, **fields)

@@ -211,6 +211,7 @@ class LoadedModel:
                     break
                 batch = [token]
                 if jump:
+                    assert grammar is not None  # jump-forward needs a grammar
                     forced, done = self._forced_tokens(grammar, out, pieces, max_tokens)
                     n_forced += len(forced)
                     for extra in forced:

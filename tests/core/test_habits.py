@@ -1,6 +1,6 @@
 """The habits the code keeps, checked with the suite so CI fails on them: ruff's lint
-and format, and the import contracts in pyproject.toml (no circle in core, no plugin
-importing another, core's layers one way)."""
+and format, mypy, and the import contracts in pyproject.toml (no circle in core, no
+plugin importing another, core's layers one way)."""
 
 import shutil
 import subprocess
@@ -40,3 +40,8 @@ def test_the_import_contracts_hold():
     result = run(tool("lint-imports"), "--no-cache")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert "0 broken" in result.stdout
+
+
+def test_the_types_check():
+    result = run(tool("mypy"), "--cache-dir", str(ROOT / ".mypy_cache"))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr

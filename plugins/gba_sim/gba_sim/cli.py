@@ -302,7 +302,7 @@ def requests(
 
     budget = load_budget(max_calls, max_tokens, max_cost) or None
 
-    chosen = CATEGORIES
+    chosen: tuple[str, ...] = CATEGORIES
     if categories:
         chosen = tuple(line.strip() for line in categories.read_text().splitlines() if line.strip())
         if not chosen:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -95,11 +95,11 @@ def calibrate(
 
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"calibrate {judge.name}", total=len(chosen))
-            results.append(
-                run_calibration(
-                    judge.name, rate, chosen, on_done=lambda _c, t=task: progress.advance(t)
-                )
-            )
+
+            def advance(_case: Any, task: Any = task) -> None:
+                progress.advance(task)
+
+            results.append(run_calibration(judge.name, rate, chosen, on_done=advance))
     if as_json:
         click.echo(json.dumps([r.summary() for r in results], indent=2))
     else:

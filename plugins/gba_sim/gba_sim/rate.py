@@ -77,7 +77,7 @@ def rate_run(
     evaluator: str = "judge",
     executor: ExecutorConfig | None = None,
     prices: Prices | None = None,
-    on_done: Callable[[Trajectory, str, dict[str, Any]], Any] | None = None,
+    on_done: Callable[[Trajectory, str, list[dict[str, Any]]], Any] | None = None,
 ) -> Counter[str]:
     """Rate the unrated trajectories of ``run_id``; ``on_done`` gets each one with its
     outcome (rated, invalid, failed) and the usage of the calls made. A backend failure leaves the

@@ -103,7 +103,7 @@ class TrajectoryJob:
             token = CURRENT_TRAJECTORY.set(trajectory_id)
             try:
                 trajectory = agent_for(seed).run(request, seed=seed)
-                status = trajectory.status
+                status: str = trajectory.status
             except LLMError as exc:
                 trajectory = Trajectory(
                     request=request,
@@ -169,7 +169,7 @@ def run_trajectories(
     *,
     executor: ExecutorConfig | None = None,
     prices: Prices | None = None,
-    on_done: Callable[[Trajectory, str, dict[str, Any]], Any] | None = None,
+    on_done: Callable[[Trajectory, str, list[dict[str, Any]]], Any] | None = None,
 ) -> Counter[str]:
     """Generate the missing trajectories of ``config.run_id``; returns counts by status
     of the trajectories made now. ``on_done`` gets each trajectory, its status and the

@@ -49,7 +49,7 @@ class AskUser(Tool):
             return f"The user answered: {answer}" if answer.strip() else "The user gave no answer."
         answers = ctx.options.ask_user_answers or setting("ask_user_answers")
         if answers:
-            answer = file_answer(task, Path(answers).expanduser())
-            if answer is not None:
+            found = file_answer(task, Path(answers).expanduser())
+            if found is not None:
                 return f"The user answered: {answer}"
         return UNAVAILABLE

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 from gba_core.tools import FunctionTool, ToolOptions
 
@@ -38,7 +39,7 @@ def ics_path() -> Path:
     return Path(setting("ics_path") or data_dir() / "calendar.ics").expanduser()
 
 
-def add_to_ics(path: Path, event: object) -> None:
+def add_to_ics(path: Path, event: Any) -> None:
     """Add ``event`` keeping every event already there; atomic, and safe with several
     writers (a file lock around read-modify-replace)."""
     from filelock import FileLock
@@ -58,11 +59,11 @@ def add_to_ics(path: Path, event: object) -> None:
         os.replace(tmp, path)
 
 
-def add_to_caldav(event: object) -> str:
+def add_to_caldav(event: Any) -> str:
     import caldav
     from icalendar import Calendar
 
-    client = caldav.DAVClient(
+    client = caldav.DAVClient(  # type: ignore[operator]  # caldav's own types say object
         url=setting("caldav_url"),
         username=setting("caldav_user"),
         password=setting("caldav_password"),

@@ -4,6 +4,7 @@ examples (tool roles, planner steps, a planner's exports)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -229,13 +230,16 @@ def eval_quant(
         llm = get_llm(variant.spec)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(variant.name, total=len(rows))
+
+            def planner_for(_run: int, llm: Any = llm) -> Any:
+                return get_planner("fine-tuned", tools=tools, llm=llm)
+
+            def advance(task: Any = task, progress: Any = progress) -> None:
+                progress.advance(task)
+
             reports.append(
                 evaluate_steps(
-                    rows,
-                    lambda _run, llm=llm: get_planner("fine-tuned", tools=tools, llm=llm),
-                    planner="fine-tuned",
-                    llm=variant.spec,
-                    on_step=lambda task=task, progress=progress: progress.advance(task),
+                    rows, planner_for, planner="fine-tuned", llm=variant.spec, on_step=advance
                 )
             )
     table_rows = comparison(built, reports)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gba_core.errors import ConfigError
+from gba_core.llm.base import Message
 from gba_core.llm.formats import format_messages
 from gba_core.schema import TrainingExample
 
@@ -32,7 +33,7 @@ class Renderer:
     def for_tokenizer(cls, tokenizer: Any) -> Renderer:
         return cls(tokenizer, getattr(tokenizer, "chat_template", None) or None)
 
-    def _format(self, messages: list[dict[str, str]], generation_prompt: bool) -> str:
+    def _format(self, messages: list[Message], generation_prompt: bool) -> str:
         return format_messages(
             messages,
             chat_template=self.chat_template,
@@ -41,12 +42,10 @@ class Renderer:
             add_generation_prompt=generation_prompt,
         )
 
-    def prompt_text(self, messages: list[dict[str, str]]) -> str:
+    def prompt_text(self, messages: list[Message]) -> str:
         return self._format(messages, True)
 
-    def texts(
-        self, prompt: list[dict[str, str]], completion: list[dict[str, str]]
-    ) -> tuple[str, str]:
+    def texts(self, prompt: list[Message], completion: list[Message]) -> tuple[str, str]:
         """The prompt as inference renders it, and the completion that follows it."""
         prompt_text = self.prompt_text(prompt)
         full = self._format([*prompt, *completion], False)
@@ -87,7 +86,7 @@ def read_split(dataset: Path, split: str) -> list[TrainingExample]:
 
 
 def encode(
-    rows: list[dict[str, Any]],
+    rows: list[TrainingExample],
     renderer: Renderer,
     *,
     max_length: int | None = None,
@@ -96,8 +95,8 @@ def encode(
     """Token ids and labels of each row; ``completion_only`` masks the prompt's labels."""
     encoded = Encoded()
     for row in rows:
-        prompt = [m.model_dump() for m in row.prompt]
-        completion = [m.model_dump() for m in row.completion]
+        prompt: list[Message] = [{"role": m.role, "content": m.content} for m in row.prompt]
+        completion: list[Message] = [{"role": m.role, "content": m.content} for m in row.completion]
         prompt_text, completion_text = renderer.texts(prompt, completion)
         prompt_ids = renderer.tokenize(prompt_text)
         ids = renderer.tokenize(prompt_text + completion_text)
