@@ -12,8 +12,9 @@ from collections.abc import Callable
 from gba_core.schema import ScratchpadEntry
 from gba_core.tools import SimulatedTool
 
-# Stand-ins with the names and descriptions of the tools DESIGN.md plans, so prompt
-# sizes are realistic before the tool plugins exist. Only their prompts are used.
+# Stand-ins with the names and descriptions of the eight tools the shipped plugins
+# provide, so prompt sizes are realistic without them installed. Only their prompts
+# are used.
 TOOL_DESCRIPTIONS = {
     "search_wikipedia": "Search a local Wikipedia index and summarise what it says about "
     "the task's topic. Use it for encyclopedic facts: people, places, history, science.",

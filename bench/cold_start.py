@@ -26,7 +26,7 @@ def main() -> None:
     for cmd in (["--help"], ["tools"], ["plugins"]):
         s = median(command_seconds([gba, *cmd], args.runs))
         print(f"gba {' '.join(cmd):<12} {s:6.3f} s  ({s / baseline:.1f}x bare python)")
-    load = "from gba_core.llm import get_llm; get_llm('llama-cpp:gemma-3-270m')"
+    load = "from gba_core.registry import get_llm; get_llm('llama-cpp:gemma-3-270m')"
     s = median(command_seconds([sys.executable, "-c", load], args.runs))
     print(f"load embedded    {s:6.3f} s  (new process: imports, plugins, GGUF load)")
 

@@ -18,9 +18,9 @@ import time
 
 from _common import REQUEST, SCRATCHPAD, bench_args, machine, median, tools
 
-from gba_core.llm import get_llm
 from gba_core.llm.grammar import json_schema_to_gbnf
 from gba_core.planners import ZeroShotPlanner
+from gba_core.registry import get_llm
 
 
 def main() -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from _common import REQUEST, SCRATCHPAD, bench_args, machine, median, tools
 
-from gba_core.llm import get_llm
 from gba_core.planners import FineTunedPlanner, ZeroShotPlanner
+from gba_core.registry import get_llm
 
 
 def main() -> None:

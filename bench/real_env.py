@@ -198,24 +198,25 @@ class Runner:
     """Builds the agent for one configuration, as `gba run` does, and runs requests."""
 
     def __init__(self, config: str, max_steps: int) -> None:
+        from gba_core.assembly import choose_models
         from gba_core.config import DEFAULT_LLM
-        from gba_core.llm import get_llm
-        from gba_core.shipped import choose_planner, choose_tool_llm
-        from gba_core.tools import load_toolset
+        from gba_core.registry import get_llm, load_toolset
 
         self.installed = load_toolset().real
         tool_spec = DEFAULT_LLM
+        # Chosen as `gba run` chooses with no model named on the command line (set no
+        # GBA_*_LLM in the benchmark's shell): the shipped planner and its tool roles.
+        default: dict[str, str | None] = {}
         if config in ("shipped", "shipped-planner"):
-            choice = choose_planner("fine-tuned", DEFAULT_LLM, "default", self.installed)
-            self.planner, spec = choice.planner, choice.llm_spec
+            models = choose_models("fine-tuned", default, self.installed)
+            self.planner, spec = models.planner, models.planner_spec
             if config == "shipped":  # the shipped tool-role adapter too, as gba run uses it
-                tool_spec = choose_tool_llm(DEFAULT_LLM, "default", choice)
+                tool_spec = models.tool_spec
         elif config.startswith("planner="):
             # Another build of the fine-tuned planner (a quantized export) in front of
             # the shipped tool roles: only the planner differs from "shipped".
-            choice = choose_planner("fine-tuned", DEFAULT_LLM, "default", self.installed)
+            tool_spec = choose_models("fine-tuned", default, self.installed).tool_spec
             self.planner, spec = "fine-tuned", config.removeprefix("planner=")
-            tool_spec = choose_tool_llm(DEFAULT_LLM, "default", choice)
         elif config == "zero-shot":
             self.planner, spec = "zero-shot", DEFAULT_LLM
         else:
@@ -226,9 +227,8 @@ class Runner:
         self.max_steps = max_steps
 
     def run(self, row: dict[str, Any], today: date) -> Outcome:
-        from gba_core.agent import Agent
-        from gba_core.planners import get_planner
-        from gba_core.tools import offered_tools
+        from gba_core.assembly import build_agent
+        from gba_core.tools import ToolOptions, offered_tools
 
         with tempfile.TemporaryDirectory(prefix="gba-real-env-") as tmp:
             folder = Path(tmp)
@@ -240,16 +240,15 @@ class Runner:
                 "GBA_ASK_USER_ANSWERS": str(answers),
             }
             os.environ.update(env)
-            options = {"allow_bash": bool(row.get("allow_bash"))}
+            options = ToolOptions(allow_bash=bool(row.get("allow_bash")))
             tools, _ = offered_tools(self.installed, interactive=False, options=options)
-            planner = get_planner(self.planner, tools=tools, llm=self.planner_llm)
-            agent = Agent(
-                planner,
+            agent = build_agent(
+                self.planner,
                 tools,
-                max_steps=self.max_steps,
+                planner_llm=self.planner_llm,
                 tool_llm=self.tool_llm,
+                max_steps=self.max_steps,
                 tool_options=options,
-                planner_name=self.planner,
             )
             started = time.perf_counter()
             trajectory = agent.run(row["request"], today=today)

@@ -29,13 +29,12 @@ from gba_tools_search.corpus import open_source, split_passages
 from gba_tools_search.embed import load_embedder
 from gba_tools_search.index import (
     FORMAT_VERSION,
-    BuildOptions,
     SearchIndex,
-    build_index,
     quantization_ranges,
     quantize_binary,
     quantize_int8,
 )
+from gba_tools_search.index_build import BuildOptions, build_index
 from gba_tools_search.wikipedia import demo_corpus
 
 CHUNK = 100_000

@@ -29,7 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def starter_dataset(folder: Path) -> Path:
-    from gba_core.tools import load_toolset
+    from gba_core.registry import load_toolset
     from gba_sim.db import RunsDB
     from gba_sim.package import package
     from gba_sim.starter import JUDGE, load_starter

@@ -6,14 +6,13 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any
 
 from gba_core.errors import ConfigError, InvalidOutputError, LLMError
 from gba_core.llm.base import LLM, degenerate
 from gba_core.planners import Planner
 from gba_core.schema import Request, Step, Trajectory, Usage, scratchpad_of
 from gba_core.secrets import redact
-from gba_core.tools import Tool, ToolContext, ToolMode
+from gba_core.tools import Tool, ToolContext, ToolMode, ToolOptions
 
 FINAL_ANSWER = "final_answer"
 LIMIT_TASK = (
@@ -45,7 +44,7 @@ class Agent:
         *,
         max_steps: int = 10,
         tool_llm: LLM | None = None,
-        tool_options: dict[str, Any] | None = None,
+        tool_options: ToolOptions | None = None,
         interactive: bool = False,
         on_step: StepCallback | None = None,
         planner_name: str = "",
@@ -62,7 +61,7 @@ class Agent:
         self.tools = dict(tools)
         self.max_steps = max_steps
         self.tool_llm = tool_llm or planner.llm
-        self.tool_options = tool_options or {}
+        self.tool_options = tool_options or ToolOptions()
         self.interactive = interactive
         self.on_step = on_step
         self.planner_name = planner_name or type(planner).__name__

@@ -51,7 +51,7 @@ class GbaGroup(click.Group):
             # A plugin's command is missing when an allow list leaves its plugin out.
             allow = os.environ.get("GBA_PLUGINS", "").strip()
             if allow and "No such command" in exc.message:
-                exc.message += (
+                exc.message += (  # type: ignore[misc]  # click's stubs mark it Final
                     f" (GBA_PLUGINS={allow} loads only those plugins; a command from "
                     "another plugin needs it in the list, or GBA_PLUGINS unset)"
                 )
@@ -164,12 +164,9 @@ def run(
     as_json: bool,
 ) -> None:
     """Answer REQUEST with the agent, printing each step's task, tool and result."""
-    from gba_core.agent import Agent
-    from gba_core.config import llm_spec_for
-    from gba_core.llm import get_llm
-    from gba_core.planners import planner_factory
-    from gba_core.shipped import choose_planner, choose_tool_llm
-    from gba_core.tools import load_toolset, offered_tools
+    from gba_core.assembly import build_agent, choose_models
+    from gba_core.registry import get_llm, load_toolset, planner_factory
+    from gba_core.tools import ToolMode, ToolOptions, offered_tools
 
     if not request.strip():
         raise UsageFailure("the request is empty")
@@ -189,23 +186,17 @@ def run(
     }
     if simulated and tool_llm:
         raise UsageFailure("--tool-llm applies to real tools; with --simulated use --simulator-llm")
-    mode = "simulated" if simulated else "real"
-    tool_role = "simulator" if simulated else "tool"
-    planner_spec, planner_source = llm_spec_for("planner", choices)
-    tool_spec, tool_source = llm_spec_for(tool_role, choices)
+    mode: ToolMode = "simulated" if simulated else "real"
     installed = load_toolset().for_mode(mode)
-    tool_options = {"allow_bash": allow_bash}
+    tool_options = ToolOptions(allow_bash=allow_bash)
     interactive = sys.stdin.isatty() if interactive is None else interactive
     tools = installed
     if mode == "real":  # twins always work; real tools may lack what they need
         tools, _ = offered_tools(installed, interactive=interactive, options=tool_options)
-    choice = choose_planner(planner, planner_spec, planner_source, installed)
-    if choice.note:
-        click.echo(choice.note, err=True)
-    planner, planner_spec = choice.planner, choice.llm_spec
-    if mode == "real":  # twins play tools; the simulator keeps its own model
-        tool_spec = choose_tool_llm(tool_spec, tool_source, choice)
-    make_planner = planner_factory(planner)
+    models = choose_models(planner, choices, installed, mode=mode)
+    if models.note:
+        click.echo(models.note, err=True)
+    planner, planner_spec, tool_spec = models.planner, models.planner_spec, models.tool_spec
     planner_model = get_llm(planner_spec)
     tool_model = planner_model if tool_spec == planner_spec else get_llm(tool_spec)
     if cache_path:
@@ -214,7 +205,6 @@ def run(
         cache = CallCache(cache_path)
         planner_model = CachedLLM(planner_model, cache)
         tool_model = CachedLLM(tool_model, cache)
-    the_planner = make_planner(tools=tools, llm=planner_model)
     console = make_console(stderr=as_json)
     escape = terminal_text
 
@@ -237,16 +227,16 @@ def run(
         style = "red" if step.tool_error else "green"
         console.print(f"  [bold]result[/] [{style}]{escape(step.observation)}[/]")
 
-    agent = Agent(
-        the_planner,
+    agent = build_agent(
+        planner,
         tools,
-        max_steps=max_steps,
+        planner_llm=planner_model,
         tool_llm=tool_model,
+        max_steps=max_steps,
         interactive=interactive,
         tool_options=tool_options,
         answer_at_limit=True,
         on_step=show,
-        planner_name=planner,
         mode=mode,
     )
     # A spinner while the model works, on terminals only (not in pipes, logs or CI).

@@ -44,14 +44,15 @@ def tools(as_json: bool) -> None:
     """List installed tools with their plugin, real and simulated sides; flag missing twins
     and real tools that cannot work as configured (the planner is not offered those)."""
     from gba_core.config import env_flag
-    from gba_core.tools import load_toolset, offered_tools
+    from gba_core.registry import load_toolset
+    from gba_core.tools import ToolOptions, offered_tools
 
     toolset = load_toolset()
     missing = toolset.missing_twins()
     _, unavailable = offered_tools(
         toolset.real,
         interactive=sys.stdin.isatty(),
-        options={"allow_bash": env_flag("GBA_ALLOW_BASH")},
+        options=ToolOptions(allow_bash=env_flag("GBA_ALLOW_BASH")),
     )
     rows = [
         {
@@ -83,7 +84,11 @@ def tools(as_json: bool) -> None:
             return "yes"
 
         table.add_row(
-            row["name"], row["plugin"], mark("real"), mark("simulated"), row["description"]
+            str(row["name"]),
+            str(row["plugin"] or ""),
+            mark("real"),
+            mark("simulated"),
+            str(row["description"]),
         )
     console = make_console()
     console.print(table)
@@ -112,9 +117,8 @@ def planners(as_json: bool) -> None:
     configured for the tool role.
     """
     from gba_core.config import llm_spec_for
-    from gba_core.planners import planner_factories
-    from gba_core.shipped import choose_planner, choose_tool_llm, shipped_planners
-    from gba_core.tools import load_toolset
+    from gba_core.registry import load_toolset, planner_factories, shipped_planners
+    from gba_core.shipped import choose_planner, choose_tool_llm
 
     names = load_toolset().real
     shipped = shipped_planners()
@@ -154,12 +158,13 @@ def planners(as_json: bool) -> None:
     console.print(f"planners: {', '.join(sorted(planner_factories()))}")
     table = Table("shipped", "planner", "base", "held-out next tool", "unknown installed tools")
     for row in models:
+        unknown = row["unknown_installed_tools"]
         table.add_row(
-            row["name"],
-            row["planner"],
-            row["base"],
+            str(row["name"]),
+            str(row["planner"]),
+            str(row["base"]),
             f"{row['heldout_next_tool_accuracy']:.3f}",
-            ", ".join(row["unknown_installed_tools"]) or "none",
+            ", ".join(unknown if isinstance(unknown, list) else []) or "none",
         )
     console.print(table)
     console.print(f"[bold]default:[/] {choice.planner} on {escape(choice.llm_spec)}")
@@ -216,7 +221,7 @@ def plugins(as_json: bool, show_traceback: bool) -> None:
 def llms(as_json: bool) -> None:
     """List LLM backends and the model each role resolves to."""
     from gba_core.config import ROLES, llm_spec_for
-    from gba_core.llm import llm_backends
+    from gba_core.registry import llm_backends
 
     backends = llm_backends()
     roles = {role: llm_spec_for(role) for role in ROLES}

@@ -10,21 +10,19 @@ existing plugins.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gba_core import hookspec
+from gba_core.evaluation import EvaluatorFactory
+from gba_core.llm import LLMFactory
+from gba_core.planners import PlannerFactory
+from gba_core.shipped import ShippedPlanner
+from gba_core.tools import SimulatedTool, Tool
 
 if TYPE_CHECKING:
-    import click
+    import click  # imported by the CLI, not needed to load plugins
 
-    from gba_core.llm.base import LLM
-    from gba_core.planners import Planner
-    from gba_core.shipped import ShippedPlanner
-    from gba_core.tools import SimulatedTool, Tool
-
-PlannerFactory = Callable[..., "Planner"]
-EvaluatorFactory = Callable[..., Any]
-LLMFactory = Callable[..., "LLM"]
+__all__ = ["EvaluatorFactory", "LLMFactory", "PlannerFactory"]
 
 
 @hookspec
@@ -68,8 +66,8 @@ def register_planner_models(register: Callable[[ShippedPlanner], None]) -> None:
 def register_evaluators(register: Callable[[str, EvaluatorFactory], None]) -> None:
     """Register evaluators (judges, metrics): ``register(name, factory)``.
 
-    ``factory(llm=..., **options)`` returns the evaluator; its interface belongs to the
-    plugin that consumes it (``gba sim`` rates trajectories with judges).
+    ``factory(llm=..., tools={name: description}, **options)`` returns an
+    ``Evaluator`` (``gba_core.evaluation``): ``rate(trajectory) -> Rating``.
     """
 
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -133,24 +133,5 @@ class FineTunedPlanner(PromptPlanner):
     with_descriptions = False
 
 
-PlannerFactory = Callable[..., Any]
-
-
-def planner_factories() -> dict[str, PlannerFactory]:
-    from gba_core.plugins import collect
-
-    def key(name: str, factory: PlannerFactory) -> tuple[str, PlannerFactory]:
-        return name, factory
-
-    return dict(collect("register_planners", "planner", key).items)
-
-
-def planner_factory(name: str) -> PlannerFactory:
-    factories = planner_factories()
-    if name not in factories:
-        raise ConfigError(f"unknown planner {name!r}; installed: {', '.join(sorted(factories))}")
-    return factories[name]
-
-
-def get_planner(name: str, *, tools: Mapping[str, Tool], llm: LLM, **options: Any) -> Planner:
-    return planner_factory(name)(tools=tools, llm=llm, **options)
+PlannerFactory = Callable[..., Planner]
+"""``factory(tools=..., llm=..., **options)``, as ``register_planners`` gives it."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from gba_core.errors import ConfigError, InvalidOutputError
 from gba_core.llm.base import Message
 from gba_core.prompts import render_messages
-from gba_core.schema import Scratchpad
+from gba_core.schema import Scratchpad, TrainingExample
 
 if TYPE_CHECKING:
     from gba_core.tools import Tool, ToolContext
@@ -205,17 +205,6 @@ class RoleCase:
     example: RoleExample
 
 
-def real_tools_named(names: Iterable[str]) -> dict[str, Tool]:
-    """The installed real tools with these names (all of them when none is named)."""
-    from gba_core.tools import load_toolset
-
-    real = load_toolset().real
-    wanted = set(names)
-    if unknown := sorted(wanted - set(real)):
-        raise ConfigError(f"no installed real tool named {', '.join(unknown)}")
-    return {name: tool for name, tool in real.items() if not wanted or name in wanted}
-
-
 def role_cases(tools: Mapping[str, Tool], split: str | None = None) -> list[RoleCase]:
     """Every role example of the given tools (one ``split``, or all), in tool order."""
     cases = []
@@ -227,14 +216,16 @@ def role_cases(tools: Mapping[str, Tool], split: str | None = None) -> list[Role
     return cases
 
 
-def prompt_completion(case: RoleCase) -> dict[str, Any]:
-    """A role example as a packaged training row (the planner's rows have this shape)."""
-    return {
-        "prompt": case.role.example_messages(case.example),
-        "completion": [{"role": "assistant", "content": case.role.completion(case.example)}],
-        "role": f"{case.tool}/{case.role.name}",
-        "example_id": case.example.id,
-    }
+def prompt_completion(case: RoleCase) -> TrainingExample:
+    """A role example as a packaged training row, typed as the planner's rows are."""
+    return TrainingExample.model_validate(
+        {
+            "prompt": case.role.example_messages(case.example),
+            "completion": [{"role": "assistant", "content": case.role.completion(case.example)}],
+            "role": f"{case.tool}/{case.role.name}",
+            "example_id": case.example.id,
+        }
+    )
 
 
 @dataclass(frozen=True)

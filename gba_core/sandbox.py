@@ -223,8 +223,8 @@ def run(
             )
         if not timed_out:  # after a timeout the namespace may still be dying: take nothing
             for name in collect:
-                if (content := _read_own_file(workdir / name)) is not None:
-                    result.files[name] = content
+                if (data := _read_own_file(workdir / name)) is not None:
+                    result.files[name] = data
         return result
     finally:
         if group:

@@ -96,8 +96,7 @@ def create_plugin(scaffold: Scaffold, parent: Path) -> Path:
         "cls": scaffold.cls,
         "gba_version": gba_version,
         # What the generated tests import and build, per style.
-        "tools_imports": "ToolContext, load_toolset"
-        + (", simulate" if scaffold.style == "function" else ""),
+        "tools_imports": "ToolContext" + (", simulate" if scaffold.style == "function" else ""),
         "own_imports": f"Simulated{scaffold.cls}, {scaffold.cls}"
         if scaffold.style == "class"
         else "TOOL",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -228,3 +229,59 @@ class Rating(BaseModel):
     final_answer_rating: int | None = None
     explanation: str = ""
     judge: str = ""
+
+
+class ChatMessage(BaseModel):
+    """One message of a training example, as chat templates take it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class TrainingExample(BaseModel):
+    """One row of a packaged dataset (``<split>.prompt_completion.jsonl``): the messages
+    a model is sent and the answer it should write.
+
+    ``gba sim package`` writes one per planner step, with what any planner needs to plan
+    that step again (``request``, ``scratchpad``, ``today``: ``gba train eval-steps``);
+    ``gba sim package-roles`` writes one per tool-role example (``role`` is
+    ``TOOL/ROLE``). ``gba train`` reads both the same way.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: list[ChatMessage] = Field(min_length=1)
+    completion: list[ChatMessage] = Field(min_length=1)
+    # A planner step.
+    trajectory_id: str | None = None
+    step: int | None = None
+    request: str | None = None
+    scratchpad: list[ScratchpadEntry] | None = None
+    today: date | None = None
+    # A tool-role example.
+    role: str | None = None
+    example_id: str | None = None
+
+    @property
+    def target(self) -> str:
+        """What the model should write: the last completion message."""
+        return self.completion[-1].content
+
+    @property
+    def is_planner_step(self) -> bool:
+        """Whether the row can be planned again (it carries its request)."""
+        return self.request is not None and self.scratchpad is not None
+
+    def expected_tool(self) -> str:
+        """The tool a planner step's target plan selects."""
+        return str(json.loads(self.target)["selected_tool"])
+
+    def messages(self) -> list[dict[str, str]]:
+        """Prompt and completion as one chat, as plain dicts for chat templates."""
+        return [m.model_dump() for m in (*self.prompt, *self.completion)]
+
+    def to_json(self) -> str:
+        """The row as the dataset file holds it: the fields that were given, in order."""
+        return json.dumps(self.model_dump(mode="json", exclude_unset=True), ensure_ascii=False)

@@ -146,18 +146,6 @@ class ShippedPlanner:
         return sorted(set(installed) - set(self.manifest.tools))
 
 
-def shipped_planners() -> dict[str, ShippedPlanner]:
-    """Every shipped planner the loaded plugins register, by name."""
-    from gba_core.plugins import collect
-
-    def key(shipped: ShippedPlanner) -> tuple[str, ShippedPlanner]:
-        if not isinstance(shipped, ShippedPlanner):
-            raise ConfigError(f"register() expects a ShippedPlanner, got {shipped!r}")
-        return shipped.name, shipped
-
-    return dict(collect("register_planner_models", "shipped planner", key).items)
-
-
 @dataclass(frozen=True)
 class PlannerChoice:
     """Which planner runs, on which model, and why (for `gba planners` and notes)."""
@@ -185,7 +173,7 @@ def choose_planner(
     planner_spec: str,
     spec_source: str,
     tool_names: Iterable[str],
-    shipped: dict[str, ShippedPlanner] | None = None,
+    shipped: Mapping[str, ShippedPlanner],
 ) -> PlannerChoice:
     """The planner and model for a run.
 
@@ -193,7 +181,8 @@ def choose_planner(
     and ``spec_source`` come from ``llm_spec_for("planner")``: a model the user chose for
     the planner role is used as given. On the embedded default, a shipped planner that
     knows every installed tool is used; ``fine-tuned`` without one is an error, since
-    the base model without tool descriptions would only guess.
+    the base model without tool descriptions would only guess. ``shipped`` is what
+    ``registry.shipped_planners()`` returns.
     """
     if spec_source != "default":
         return PlannerChoice(
@@ -202,7 +191,6 @@ def choose_planner(
     if requested not in (None, "fine-tuned"):
         return PlannerChoice(requested, planner_spec, "named on the command line")
     names = sorted(set(tool_names))
-    shipped = shipped_planners() if shipped is None else shipped
     candidates = [s for s in shipped.values() if s.manifest.base_llm == planner_spec]
     for candidate in sorted(candidates, key=lambda s: s.name):
         if not candidate.unknown_tools(names):

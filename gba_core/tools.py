@@ -32,13 +32,27 @@ ARGUMENT_MAX_CHARS = 1000
 ToolMode = Literal["real", "simulated"]
 
 
+@dataclass(frozen=True)
+class ToolOptions:
+    """What a run tells its tools beside the task (``ToolContext.options``)."""
+
+    # use_bash runs commands without asking (--allow-bash).
+    allow_bash: bool = False
+    # Twins: tool name -> failure probability, or outcome name -> probability.
+    failure_rates: Mapping[str, float | Mapping[str, float]] = field(default_factory=dict)
+    # "simple": final_answer returns the planner's task, with no LLM call.
+    direct_answer: str = "llm"
+    # A JSON file of answers for ask_user when nobody is at the terminal.
+    ask_user_answers: str | None = None
+
+
 @dataclass
 class ToolContext:
     """What a tool may use while it runs."""
 
     llm: LLM
     rng: random.Random = field(default_factory=random.Random)
-    options: dict[str, Any] = field(default_factory=dict)
+    options: ToolOptions = field(default_factory=ToolOptions)
     interactive: bool = False
     # The user's date: "tomorrow" in a task is resolved against it, as the planner does.
     today: date | None = None
@@ -73,7 +87,7 @@ class Tool:
     def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
         raise NotImplementedError
 
-    def unavailable(self, *, interactive: bool, options: Mapping[str, Any]) -> str | None:
+    def unavailable(self, *, interactive: bool, options: ToolOptions) -> str | None:
         """Why the tool cannot work as configured, in a few words (None: it can).
 
         The planner is not offered an unavailable tool, so it cannot pick a tool that
@@ -92,9 +106,9 @@ class SimulatedTool(Tool):
     answer.
 
     Failure injection: with probability ``failure_rate`` (or
-    ``ctx.options["failure_rates"][name]``) the simulator is asked for the error answer
+    ``ctx.options.failure_rates[name]``) the simulator is asked for the error answer
     the real tool would give. A twin with several ways to fail overrides
-    ``outcome_rates`` (outcome name -> probability); ``ctx.options["failure_rates"][name]``
+    ``outcome_rates`` (outcome name -> probability); ``ctx.options.failure_rates[name]``
     may then be such a mapping. The draw comes from ``ctx.rng``, seeded per trajectory,
     and happens on every call, so a trajectory replays exactly.
     """
@@ -121,7 +135,7 @@ class SimulatedTool(Tool):
     def outcome(self, ctx: ToolContext) -> str:
         """The outcome of this call (``"success"`` or a key of ``outcome_rates``), drawn
         from the seeded generator."""
-        override = ctx.options.get("failure_rates", {}).get(self.name)
+        override = ctx.options.failure_rates.get(self.name)
         if override is None:
             rates = self.outcome_rates()
         elif isinstance(override, Mapping):
@@ -249,7 +263,8 @@ class FunctionTool(Tool):
             bound = {"max_length": ARGUMENT_MAX_CHARS} if annotation is str else {}
             fields[param.name] = (
                 annotation,
-                Field(default=default, description=arg_docs.get(param.name), **bound),
+                # The signature's default (``...``: required) becomes the field's.
+                Field(default, description=arg_docs.get(param.name), **bound),  # type: ignore[call-overload]
             )
         model_name = "".join(part.title() for part in self.name.split("_")) + "Arguments"
         self.args_model: type[BaseModel] = create_model(model_name, **fields)
@@ -338,37 +353,8 @@ class ToolSet:
         return tool.description
 
 
-def _tool_key(kind: type[Tool]) -> Callable[[Any], tuple[str, Tool]]:
-    def key(tool: Any) -> tuple[str, Tool]:
-        if not isinstance(tool, kind):
-            raise PluginError(f"register() expects a {kind.__name__}, got {tool!r}")
-        if not TOOL_NAME.match(tool.name or ""):
-            raise PluginError(
-                f"tool name {tool.name!r} must be lower_snake_case (letters, digits, _)"
-            )
-        if not tool.description:
-            raise PluginError(f"tool {tool.name!r} has no description")
-        return tool.name, tool
-
-    return key
-
-
-def load_toolset() -> ToolSet:
-    """Collect every real and simulated tool the loaded plugins register."""
-    from gba_core.plugins import collect
-
-    real = collect("register_tools", "tool", _tool_key(Tool))
-    simulated = collect("register_simulated_tools", "simulated tool", _tool_key(SimulatedTool))
-    origins: dict[tuple[str, ToolMode], str] = {}
-    for name, plugin in real.origins.items():
-        origins[(name, "real")] = plugin
-    for name, plugin in simulated.origins.items():
-        origins[(name, "simulated")] = plugin
-    return ToolSet(real=real.items, simulated=simulated.items, origins=origins)
-
-
 def offered_tools(
-    tools: Mapping[str, Tool], *, interactive: bool, options: Mapping[str, Any]
+    tools: Mapping[str, Tool], *, interactive: bool, options: ToolOptions
 ) -> tuple[dict[str, Tool], dict[str, str]]:
     """The tools a planner may pick, and the reason for each one left out."""
     offered: dict[str, Tool] = {}

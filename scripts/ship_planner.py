@@ -104,6 +104,7 @@ def write_model(
 ) -> None:
     from gba_core import __version__
     from gba_core.llm.embedded import EMBEDDED_MODELS
+    from gba_core.registry import load_toolset
     from gba_core.shipped import (
         MANIFEST,
         HeldOut,
@@ -112,7 +113,6 @@ def write_model(
         file_sha256,
         tool_hashes,
     )
-    from gba_core.tools import load_toolset
 
     base_package = __import__(EMBEDDED_MODELS[BASE.split(":", 1)[1]])
     tools = load_toolset().real

@@ -97,7 +97,7 @@ class SimulatedFinalAnswer(SimulatedTool):
     def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
         # "simple": the planner's task is the answer, which saves a call per trajectory
         # when only the plans matter (as for a planner's training data).
-        if ctx.options.get("direct_answer") == "simple":
+        if ctx.options.direct_answer == "simple":
             return task
         return write_answer(request, task, scratchpad, ctx)
 

@@ -9,8 +9,8 @@ import pytest
 from pydantic import BaseModel
 
 from gba_core.errors import InvalidOutputError, LLMError
-from gba_core.llm import get_llm
 from gba_core.llm.openai_compat import OpenAICompatLLM
+from gba_core.registry import get_llm
 from gba_core.testing import LoopbackOpenAI, chat_completion
 
 

@@ -7,7 +7,8 @@ import pytest
 from gba_core.errors import ConfigError, InvalidOutputError
 from gba_core.llm.formats import format_plain
 from gba_core.llm.scripted import ScriptedLLM
-from gba_core.planners import FineTunedPlanner, ZeroShotPlanner, get_planner
+from gba_core.planners import FineTunedPlanner, ZeroShotPlanner
+from gba_core.registry import get_planner
 from gba_core.schema import Plan, ScratchpadEntry
 from gba_core.tools import SimulatedTool
 

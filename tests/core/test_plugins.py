@@ -10,9 +10,8 @@ from click.testing import CliRunner
 from gba_core import hookimpl, plugins
 from gba_core.cli import cli
 from gba_core.errors import PluginError
-from gba_core.llm import llm_backends
-from gba_core.planners import planner_factories
-from gba_core.tools import SimulatedTool, Tool, load_toolset
+from gba_core.registry import llm_backends, load_toolset, planner_factories
+from gba_core.tools import SimulatedTool, Tool
 
 
 class Echo(Tool):

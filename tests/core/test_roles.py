@@ -57,9 +57,9 @@ def test_the_training_prompt_is_the_prompt_the_tool_sends():
     ctx = ToolContext(llm=llm, today=ex.today)
     TOOL.run(ex.request, ex.task, ex.scratchpad, ctx)
     row = prompt_completion(RoleCase("book", TOOL.role, ex))
-    assert row["prompt"] == llm.calls[0].messages
-    assert "Today is Monday, 2026-11-02." in row["prompt"][-1]["content"]
-    assert 'Result of "Ask who comes": Ana' in row["prompt"][-1]["content"]
+    assert [m.model_dump() for m in row.prompt] == llm.calls[0].messages
+    assert "Today is Monday, 2026-11-02." in row.prompt[-1].content
+    assert 'Result of "Ask who comes": Ana' in row.prompt[-1].content
 
 
 def test_the_completion_is_compact_json_in_the_schema_order():

@@ -9,9 +9,10 @@ from click.testing import CliRunner
 
 from gba_core.cli import cli
 from gba_core.errors import ConfigError
+from gba_core.registry import load_toolset
 from gba_core.scaffold import create_plugin, scaffold_for
 from gba_core.testing import ScriptedLLM, check_tool_pair
-from gba_core.tools import FunctionTool, ToolContext, load_toolset, simulate
+from gba_core.tools import FunctionTool, ToolContext, simulate
 
 
 @pytest.fixture

@@ -1,3 +1,6 @@
+import json
+from datetime import date
+
 import pytest
 from pydantic import ValidationError
 
@@ -72,3 +75,34 @@ def test_trajectory_status_is_constrained_and_request_not_empty():
         Trajectory(request=Request(text="x"), status="crashed")
     with pytest.raises(ValidationError):
         Request(text="")
+
+
+def test_a_training_row_is_typed_and_keeps_only_the_fields_it_was_given():
+    from gba_core.schema import ScratchpadEntry, TrainingExample
+
+    plan = '{"selected_tool": "search_wikipedia", "task": "Who directed Jaws?"}'
+    step = TrainingExample.model_validate(
+        {
+            "prompt": [{"role": "user", "content": "Request: Who directed Jaws?"}],
+            "completion": [{"role": "assistant", "content": plan}],
+            "request": "Who directed Jaws?",
+            "scratchpad": [ScratchpadEntry(task="t", tool="x", result="r")],
+            "today": date(2026, 11, 2),
+        }
+    )
+    assert step.is_planner_step and step.expected_tool() == "search_wikipedia"
+    written = json.loads(step.to_json())
+    assert list(written) == ["prompt", "completion", "request", "scratchpad", "today"]
+    assert TrainingExample.model_validate_json(step.to_json()) == step
+    role = TrainingExample.model_validate(
+        {"prompt": step.prompt, "completion": step.completion, "role": "send_email/arguments"}
+    )
+    assert not role.is_planner_step and role.messages()[-1]["role"] == "assistant"
+    # What a reader must refuse: a row with a field no writer sets, or no completion.
+    for bad in (
+        {**written, "answer": "x"},
+        {**written, "completion": []},
+        {**written, "prompt": [{"role": "robot", "content": "hi"}]},
+    ):
+        with pytest.raises(ValueError):
+            TrainingExample.model_validate_json(json.dumps(bad))

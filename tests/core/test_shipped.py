@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from gba_core import config, hookimpl
 from gba_core.cli import cli
 from gba_core.errors import ConfigError
+from gba_core.registry import shipped_planners
 from gba_core.shipped import (
     HeldOut,
     PlannerManifest,
@@ -18,7 +19,6 @@ from gba_core.shipped import (
     choose_planner,
     choose_tool_llm,
     dataset_sha256,
-    shipped_planners,
     text_sha256,
     tool_hashes,
 )
@@ -134,7 +134,7 @@ def test_the_dataset_hash_ignores_bookkeeping_but_not_examples(tmp_path):
 @pytest.fixture
 def shipped_plugin(register_plugin, scripted_backend, tmp_path, monkeypatch):
     """A shipped planner, knowing every installed tool, on a scripted default model."""
-    from gba_core.tools import load_toolset
+    from gba_core.registry import load_toolset
 
     monkeypatch.setattr(config, "DEFAULT_LLM", "scripted:base")
     names = load_toolset().names
@@ -168,8 +168,8 @@ def test_gba_run_uses_the_shipped_planner_by_default(shipped_plugin, scripted_ba
 def test_gba_run_gives_real_tools_the_shipped_tool_role_model(
     register_plugin, scripted_backend, tmp_path, monkeypatch
 ):
-    import gba_core.llm
-    from gba_core.tools import load_toolset
+    import gba_core.registry
+    from gba_core.registry import load_toolset
 
     monkeypatch.setattr(config, "DEFAULT_LLM", "scripted:base")
     shipped = write_shipped(
@@ -183,13 +183,13 @@ def test_gba_run_gives_real_tools_the_shipped_tool_role_model(
 
     register_plugin(Models())
     asked = []
-    real_get_llm = gba_core.llm.get_llm
+    real_get_llm = gba_core.registry.get_llm
 
     def recording(spec, *args, **kwargs):
         asked.append(spec)
         return real_get_llm(spec, *args, **kwargs)
 
-    monkeypatch.setattr(gba_core.llm, "get_llm", recording)
+    monkeypatch.setattr(gba_core.registry, "get_llm", recording)
     scripted_backend.add(plan_answer("final_answer", "Say hi"), "hi")
     result = CliRunner().invoke(cli, ["run", "Say hi", "--json"])
     assert result.exit_code == 0, result.output

@@ -13,8 +13,9 @@ from click.testing import CliRunner
 from gba_core import plugins
 from gba_core.cli import cli
 from gba_core.llm.base import schema_dict
+from gba_core.registry import load_toolset
 from gba_core.testing import ScriptedLLM, check_tool_pair
-from gba_core.tools import ToolContext, load_toolset
+from gba_core.tools import ToolContext
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gba_notes"
 NOTES_TOOLS = ("add_note", "search_notes", "summarise_notes")

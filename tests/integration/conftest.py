@@ -1,6 +1,6 @@
 import pytest
 
-from gba_core.llm import get_llm
+from gba_core.registry import get_llm
 
 
 def pytest_collection_modifyitems(items):

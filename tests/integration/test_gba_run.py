@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from gba_core.registry import load_toolset
 from gba_core.schema import Trajectory
 from gba_core.testing import check_plans
-from gba_core.tools import load_toolset
 
 
 def gba() -> list[str]:

@@ -13,9 +13,9 @@ import pytest
 from pydantic import BaseModel, Field
 
 from gba_core.errors import ConfigError, InvalidOutputError
-from gba_core.llm import get_llm
-from gba_core.llm.llamacpp import _Grammar, schema_to_grammar
+from gba_core.llm.llamacpp_sampling import Grammar, schema_to_grammar
 from gba_core.planners import ZeroShotPlanner
+from gba_core.registry import get_llm
 from gba_core.schema import plan_model
 from gba_core.tools import SimulatedTool
 
@@ -38,7 +38,7 @@ def test_free_generation_is_greedy_deterministic_across_calls_and_processes(embe
     second = embedded.complete(QUESTION, max_tokens=24)
     assert first.content == second.content and first.completion_tokens > 0
     other = run_python("""
-        from gba_core.llm import get_llm
+        from gba_core.registry import get_llm
         llm = get_llm("llama-cpp:gemma-3-270m")
         q = [{"role": "user", "content": "Name three colours of the rainbow."}]
         print(llm.complete(q, max_tokens=24).content, end="")
@@ -132,7 +132,7 @@ class LongKey(BaseModel):
 
 
 def forced_after(model, schema, written: bytes) -> bytes:
-    grammar = _Grammar(model, schema_to_grammar(json.dumps(schema.model_json_schema())))
+    grammar = Grammar(model, schema_to_grammar(json.dumps(schema.model_json_schema())))
     try:
         for token in model.llama.tokenize(written, add_bos=False, special=False):
             grammar.accept(token)
@@ -237,7 +237,7 @@ def test_grammar_never_aborts_the_process_when_likely_tokens_do_not_fit():
     proc = run_python(
         f"""
         import json
-        from gba_core.llm import get_llm
+        from gba_core.registry import get_llm
         llm = get_llm("llama-cpp:gemma-3-270m")
         schema = {HOSTILE_SCHEMA!r}
         msgs = [{{"role": "user", "content": "Reply with the word hello, then a poem."}}]

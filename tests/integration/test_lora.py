@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gba_core.llm import get_llm
+from gba_core.registry import get_llm
 
 PROMPT = [{"role": "user", "content": "Name three colours of the rainbow."}]
 TARGETS = ("attn_q", "attn_v")

@@ -10,11 +10,10 @@ import pytest
 from pydantic import BaseModel, Field
 
 from gba_core.agent import Agent
-from gba_core.llm import get_llm
 from gba_core.llm.openai_compat import OpenAICompatLLM
 from gba_core.planners import ZeroShotPlanner
+from gba_core.registry import get_llm, load_toolset
 from gba_core.schema import plan_model
-from gba_core.tools import load_toolset
 
 
 def free_port() -> int:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gba_core.shipped import dataset_sha256, file_sha256, shipped_planners, tool_hashes
-from gba_core.tools import load_toolset
+from gba_core.registry import load_toolset, shipped_planners
+from gba_core.shipped import dataset_sha256, file_sha256, tool_hashes
 
 REBUILD = "the shipped planner is stale: rebuild it with `python scripts/ship_planner.py`"
 

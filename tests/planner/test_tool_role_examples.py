@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from gba_core.registry import load_toolset
 from gba_core.roles import role_cases
-from gba_core.tools import load_toolset
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,7 +1,10 @@
 import pytest
+from sim_helpers import reply
 
 from gba_core import hookimpl
+from gba_core.schema import Request
 from gba_core.tools import SimulatedTool, Tool
+from gba_sim.db import RunsDB
 
 
 class LookupFact(Tool):
@@ -54,3 +57,14 @@ def lookup_roles(lookup_plugin, scripted_backend):
     (``play_lookup_roles``); a test may wrap ``default`` to make some calls fail."""
     scripted_backend.default = play_lookup_roles
     return scripted_backend
+
+
+@pytest.fixture
+def sim_db(tmp_path, lookup_plugin, scripted_backend):
+    """A runs database of three questions, every role played by ``reply``."""
+    scripted_backend.default = reply
+    db_path = tmp_path / "runs.sqlite"
+    db = RunsDB(db_path)
+    db.add_requests([Request(id=f"q{i}", text=f"Question {i}?") for i in range(3)])
+    db.close()
+    return db_path

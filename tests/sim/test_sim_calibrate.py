@@ -7,8 +7,8 @@ from click.testing import CliRunner
 
 from gba_core import hookimpl
 from gba_core.cli import cli
+from gba_core.registry import load_toolset
 from gba_core.schema import Rating
-from gba_core.tools import load_toolset
 from gba_sim.calibrate import REFERENCE, cases, spearman
 from gba_sim.starter import starter_trajectories
 

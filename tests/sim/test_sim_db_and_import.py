@@ -8,11 +8,11 @@ from click.testing import CliRunner
 
 from gba_core.cli import cli
 from gba_core.errors import ConfigError
-from gba_core.planners import get_planner
+from gba_core.registry import get_planner, load_toolset
 from gba_core.schema import Request, Step, TeacherPlan, Trajectory
 from gba_core.testing import ScriptedLLM
-from gba_core.tools import load_toolset
-from gba_sim.db import MIGRATIONS, RunsDB
+from gba_sim.db import RunsDB
+from gba_sim.db_schema import MIGRATIONS
 
 
 def test_a_new_database_is_migrated_and_reopening_changes_nothing(tmp_path):

@@ -6,8 +6,8 @@ from datetime import date
 from click.testing import CliRunner
 
 from gba_core.cli import cli
+from gba_core.registry import load_toolset
 from gba_core.schema import TeacherPlan
-from gba_core.tools import load_toolset
 from gba_sim.db import RunsDB
 from gba_sim.starter import load_starter, starter_path
 

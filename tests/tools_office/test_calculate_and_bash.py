@@ -12,7 +12,7 @@ from gba_core.cli import cli
 from gba_core.llm.scripted import ScriptedLLM
 from gba_core.schema import ScratchpadEntry
 from gba_core.testing import plan_answer
-from gba_core.tools import ToolContext
+from gba_core.tools import ToolContext, ToolOptions
 from gba_tools_office.bash import UseBash
 from gba_tools_office.calculate import CalculateNumber
 
@@ -24,7 +24,7 @@ def calculate(code, scratchpad=()):
 
 def bash(command, **ctx):
     llm = ScriptedLLM([{"command": command}])
-    options = {"allow_bash": ctx.pop("allow", True)}
+    options = ToolOptions(allow_bash=ctx.pop("allow", True))
     return UseBash().run("r", "do it", [], ToolContext(llm=llm, options=options, **ctx))
 
 
@@ -136,9 +136,9 @@ def test_bash_asks_on_a_terminal(scripted_backend, answer, ran):
 def test_use_bash_is_not_offered_where_nobody_can_confirm(monkeypatch):
     monkeypatch.delenv("GBA_ALLOW_BASH", raising=False)
     tool = UseBash()
-    assert "--allow-bash" in tool.unavailable(interactive=False, options={})
-    assert tool.unavailable(interactive=True, options={}) is None
-    assert tool.unavailable(interactive=False, options={"allow_bash": True}) is None
+    assert "--allow-bash" in tool.unavailable(interactive=False, options=ToolOptions())
+    assert tool.unavailable(interactive=True, options=ToolOptions()) is None
+    assert tool.unavailable(interactive=False, options=ToolOptions(allow_bash=True)) is None
     shown = CliRunner().invoke(cli, ["tools", "--json"])
     rows = {row["name"]: row for row in json.loads(shown.stdout)}
     assert "--allow-bash" in rows["use_bash"]["unavailable"]

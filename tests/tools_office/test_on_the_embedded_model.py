@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from gba_core.llm import get_llm
+from gba_core.registry import get_llm, load_toolset
 from gba_core.schema import Trajectory
 from gba_core.testing import check_plans
-from gba_core.tools import ToolContext, load_toolset
+from gba_core.tools import ToolContext
 
 pytestmark = pytest.mark.integration
 

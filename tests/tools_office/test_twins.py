@@ -5,8 +5,9 @@ import random
 import pytest
 
 from gba_core.llm.scripted import ScriptedLLM
+from gba_core.registry import load_toolset
 from gba_core.testing import check_tool_pair
-from gba_core.tools import SimulatedFunctionTool, ToolContext, load_toolset
+from gba_core.tools import SimulatedFunctionTool, ToolContext, ToolOptions
 
 OFFICE = ["ask_user", "calculate_number", "create_event", "send_email", "use_bash"]
 
@@ -39,7 +40,8 @@ def test_derived_twins_play_the_function_from_its_signature():
 def run_twin(name, seed, rate, n=20):
     twin = load_toolset().simulated[name]
     llm = ScriptedLLM(default="answer")
-    ctx = ToolContext(llm=llm, rng=random.Random(seed), options={"failure_rates": {name: rate}})
+    options = ToolOptions(failure_rates={name: rate})
+    ctx = ToolContext(llm=llm, rng=random.Random(seed), options=options)
     for _ in range(n):
         twin.run("r", "t", [], ctx)
     return ["This time" in call.prompt for call in llm.calls]

@@ -9,7 +9,8 @@ import pytest
 from gba_core.errors import ConfigError
 from gba_tools_search.corpus import open_source
 from gba_tools_search.embed import load_embedder
-from gba_tools_search.index import BuildOptions, SearchIndex, SearchIndexError, build_index
+from gba_tools_search.index import SearchIndex, SearchIndexError
+from gba_tools_search.index_build import BuildOptions, build_index
 from gba_tools_search.wikipedia import RetrievalParams, demo_corpus, open_index, retrieve
 
 SMALL = BuildOptions(chunk_passages=16, calibration_passages=32, batch_size=8)

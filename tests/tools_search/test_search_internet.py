@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from gba_core.tools import ToolContext
+from gba_core.tools import ToolContext, ToolOptions
 from gba_tools_search.internet import FetchError, FetchLimits, SearchInternet, fetch_page
 
 ARTICLE = """<html><head><title>Lighthouse</title></head><body>
@@ -302,8 +302,9 @@ def test_without_a_searxng_url_the_tool_is_not_offered(monkeypatch, site):
 
     monkeypatch.delenv("GBA_SEARXNG_URL", raising=False)
     tools = {"search_internet": SearchInternet()}
-    offered, reasons = offered_tools(tools, interactive=True, options={})
+    offered, reasons = offered_tools(tools, interactive=True, options=ToolOptions())
     assert offered == {} and "searxng_url" in reasons["search_internet"]
     monkeypatch.setenv("GBA_SEARXNG_URL", site.base)
-    assert offered_tools(tools, interactive=True, options={})[0] == tools
-    assert SearchInternet(endpoint=site.base).unavailable(interactive=False, options={}) is None
+    assert offered_tools(tools, interactive=True, options=ToolOptions())[0] == tools
+    searxng = SearchInternet(endpoint=site.base)
+    assert searxng.unavailable(interactive=False, options=ToolOptions()) is None

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gba_core.llm import get_llm
-from gba_core.tools import ToolContext, load_toolset
+from gba_core.registry import get_llm, load_toolset
+from gba_core.tools import ToolContext
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,9 @@ import pytest
 
 from gba_core.llm.base import degenerate
 from gba_core.llm.scripted import ScriptedLLM
+from gba_core.registry import load_toolset
 from gba_core.testing import check_tool_pair
-from gba_core.tools import ToolContext, load_toolset
+from gba_core.tools import ToolContext, ToolOptions
 from gba_tools_search.wikipedia import SearchWikipedia
 
 SEARCH = ["search_wikipedia", "search_internet"]
@@ -133,7 +134,7 @@ def test_a_looping_answer_is_left_out_and_the_evidence_kept(demo_index, search_l
 def outcomes(name, seed, rates, n=40):
     twin = load_toolset().simulated[name]
     llm = ScriptedLLM(default="result")
-    options = {"failure_rates": {name: rates}} if rates is not None else {}
+    options = ToolOptions(failure_rates={name: rates}) if rates is not None else ToolOptions()
     ctx = ToolContext(llm=llm, rng=random.Random(seed), options=options)
     for _ in range(n):
         twin.run("r", "Who won the 1966 World Cup?", [], ctx)
@@ -165,7 +166,9 @@ def test_twin_prompt_says_which_engine_it_plays():
     llm = ScriptedLLM(default="Pickles found it.\nSources: FIFA World Cup")
     ctx = ToolContext(
         llm=llm,
-        options={"failure_rates": {"search_wikipedia": {"no_answer": 0, "partial_answer": 0}}},
+        options=ToolOptions(
+            failure_rates={"search_wikipedia": {"no_answer": 0, "partial_answer": 0}}
+        ),
     )
     out = toolset.simulated["search_wikipedia"].run("r", "Which dog found the trophy?", [], ctx)
     assert out.startswith("Pickles found it.")

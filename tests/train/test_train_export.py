@@ -45,7 +45,7 @@ def test_the_printed_spec_loads_the_adapter_from_any_folder_name(random_adapter,
     from click.testing import CliRunner
 
     from gba_core.cli import cli
-    from gba_core.llm import get_llm
+    from gba_core.registry import get_llm
 
     odd = tmp_path / "run & #1 100%"
     shutil.copytree(random_adapter.path, odd / "adapter")

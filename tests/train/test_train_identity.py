@@ -8,7 +8,7 @@ import pytest
 
 from gba_core.llm.llamacpp import LlamaCppLLM
 from gba_core.planners import FineTunedPlanner
-from gba_core.schema import Plan, Request, ScratchpadEntry, Step, Trajectory
+from gba_core.schema import Plan, Request, Step, Trajectory
 from gba_sim.package import examples_of
 from gba_train.base import prepare_base
 from gba_train.data import IGNORE, Renderer, encode
@@ -62,18 +62,18 @@ def test_training_and_inference_see_the_same_token_ids(tokenizer, example, templ
     llm = LlamaCppLLM("gemma-3-270m", chat_template=template)
     # The fine-tuned planner, replanning the packaged step, asks with the same messages.
     planner = FineTunedPlanner(dict.fromkeys(["search_wikipedia", "final_answer"]), llm)
-    scratchpad = [ScratchpadEntry(**entry) for entry in example["scratchpad"]]
-    today = date.fromisoformat(example["today"])
-    assert planner.messages(example["request"], scratchpad, today=today) == example["prompt"]
-    prompt_text, completion_text = renderer.texts(example["prompt"], example["completion"])
-    assert prompt_text == llm.render(example["prompt"])
+    prompt = [m.model_dump() for m in example.prompt]
+    completion = [m.model_dump() for m in example.completion]
+    assert planner.messages(example.request, example.scratchpad, today=example.today) == prompt
+    prompt_text, completion_text = renderer.texts(prompt, completion)
+    assert prompt_text == llm.render(prompt)
     assert "Steven Spielberg" in prompt_text  # the earlier step's result is in the prompt
     assert "Today is Monday, 2026-11-02." in prompt_text  # the trajectory's date, not ours
-    inference_prompt = llm.tokenize(llm.render(example["prompt"]))
+    inference_prompt = llm.tokenize(llm.render(prompt))
     (encoded,) = encode([example], renderer).examples
     assert encoded["input_ids"][: len(inference_prompt)] == inference_prompt
     # What the model is trained to write is what llama.cpp reads back as the answer.
-    assert encoded["input_ids"] == llm.tokenize(llm.render(example["prompt"]) + completion_text)
+    assert encoded["input_ids"] == llm.tokenize(llm.render(prompt) + completion_text)
     labels = encoded["labels"]
     assert labels[: len(inference_prompt)] == [IGNORE] * len(inference_prompt)
     assert tokenizer.decode(labels[len(inference_prompt) :]).startswith('{"selected_tool')

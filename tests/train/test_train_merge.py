@@ -10,7 +10,7 @@ adapter is scored the same way: its KL is the scale against which "close" is jud
 
 import pytest
 
-from gba_core.llm import get_llm
+from gba_core.registry import get_llm
 from gba_train.data import Renderer
 from gba_train.merge import export_merged_gguf
 

@@ -40,7 +40,7 @@ def write_dataset(folder):
     for split, part in (("train", rows[:2]), ("validation", rows[2:])):
         with (folder / f"{split}.prompt_completion.jsonl").open("w") as handle:
             for row in part:
-                handle.write(json.dumps(row) + "\n")
+                handle.write(row.to_json() + "\n")
 
 
 def sft(dataset, out, *extra):

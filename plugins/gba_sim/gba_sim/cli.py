@@ -13,7 +13,8 @@ import click
 from gba_core.errors import ConfigError
 
 from .cli_calibrate import calibrate
-from .cli_results import compare, eval_, package, rate
+from .cli_eval import compare, eval_
+from .cli_results import package, rate
 from .options import (
     db_option,
     executor_options,
@@ -77,7 +78,7 @@ def import_(folder: Path, db_path: Path, run_id: str | None) -> None:
     (requests/*.txt, trajectories/<id>.json, evaluations/<id>.json). Trajectories using a
     tool that no installed plugin provides are reported and left out. Re-running imports
     only what is missing."""
-    from gba_core.tools import load_toolset
+    from gba_core.registry import load_toolset
 
     from .db import RunsDB
     from .importer import import_seed
@@ -110,7 +111,7 @@ def starter(db_path: Path, run_id: str) -> None:
     """Load the starter set shipped with gba-sim: reference trajectories over the office
     and search tools, rated 5 by the judge `reference`, with a fixed split (requests
     `train` and `heldout`). Package it with `--judge reference --validation-split heldout`."""
-    from gba_core.tools import load_toolset
+    from gba_core.registry import load_toolset
 
     from .db import RunsDB
     from .starter import JUDGE, load_starter
@@ -185,9 +186,8 @@ def trajectories(
     from rich.console import Console
 
     from gba_core.config import llm_spec_for
-    from gba_core.planners import planner_factory
+    from gba_core.registry import load_toolset, planner_factory, shipped_planners
     from gba_core.shipped import choose_planner
-    from gba_core.tools import load_toolset
 
     from .db import RunsDB
     from .trajectories import RunConfig
@@ -202,7 +202,9 @@ def trajectories(
     role = "teacher" if planner == "teacher" else "planner"
     planner_spec, source = llm_spec_for(role, choices)
     if planner == "fine-tuned":  # never the bare base model without tool descriptions
-        planner_spec = choose_planner(planner, planner_spec, source, load_toolset().names).llm_spec
+        planner_spec = choose_planner(
+            planner, planner_spec, source, load_toolset().names, shipped_planners()
+        ).llm_spec
     config = RunConfig(
         run_id=run_id or f"{planner}-seed{seed}",
         planner=planner,
@@ -292,8 +294,7 @@ def requests(
     tool, and batches on a random topic needing 1 to 6 steps. Near-duplicates of each
     other or of stored requests are dropped; calls are cached in the database."""
     from gba_core.config import llm_spec_for
-    from gba_core.llm import get_llm
-    from gba_core.tools import load_toolset
+    from gba_core.registry import get_llm, load_toolset
 
     from .db import RunsDB
     from .requests import CATEGORIES, generate
@@ -301,7 +302,7 @@ def requests(
 
     budget = load_budget(max_calls, max_tokens, max_cost) or None
 
-    chosen = CATEGORIES
+    chosen: tuple[str, ...] = CATEGORIES
     if categories:
         chosen = tuple(line.strip() for line in categories.read_text().splitlines() if line.strip())
         if not chosen:
@@ -346,7 +347,7 @@ def package_roles_command(out: Path, tool_names: tuple[str, ...], overwrite: boo
     """Package the installed tools' role examples (the LLM calls inside real tools:
     function arguments, calculations, search notes, final answers) for `gba train sft`.
     Each prompt is rendered by the tool's own template, as at run time."""
-    from gba_core.roles import real_tools_named
+    from gba_core.registry import real_tools_named
 
     from .package_roles import package_roles
 
@@ -370,7 +371,7 @@ def export(db_path: Path, run_id: str, out: Path) -> None:
     from .export import export_run
 
     db = RunsDB(db_path)
-    if db.db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+    if not db.has_run(run_id):
         raise ConfigError(f"no run {run_id!r} in {db_path}; `gba sim status` lists the runs")
     written = export_run(db, run_id, out)
     click.echo(f"{written['trajectories']} trajectories and {written['ratings']} ratings in {out}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -67,13 +67,12 @@ def calibrate(
     from rich.progress import Progress
 
     from gba_core.config import llm_spec_for
-    from gba_core.llm import get_llm
-    from gba_core.tools import load_toolset
+    from gba_core.registry import evaluator_factory, get_llm, load_toolset
 
     from .calibrate import calibrate as run_calibration
     from .calibrate import cases
     from .db import RunsDB
-    from .rate import evaluator_factory, make_judge, rate_one
+    from .rate import make_judge, rate_one
     from .starter import starter_trajectories
 
     evaluator_factory(evaluator)  # a typo fails before any model loads
@@ -96,11 +95,11 @@ def calibrate(
 
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"calibrate {judge.name}", total=len(chosen))
-            results.append(
-                run_calibration(
-                    judge.name, rate, chosen, on_done=lambda _c, t=task: progress.advance(t)
-                )
-            )
+
+            def advance(_case: Any, task: Any = task) -> None:
+                progress.advance(task)
+
+            results.append(run_calibration(judge.name, rate, chosen, on_done=advance))
     if as_json:
         click.echo(json.dumps([r.summary() for r in results], indent=2))
     else:

@@ -13,100 +13,27 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gba_core.errors import ConfigError
-from gba_core.llm.cache import SCHEMA_SQL as LLM_CACHE_SQL
 from gba_core.schema import Request, Trajectory
+
+from .db_schema import MIGRATIONS
 
 DEFAULT_PATH = "gba-runs.sqlite"
 
-MIGRATIONS: list[str] = [
-    # 1: the first schema
-    """
-    CREATE TABLE requests (
-        id TEXT PRIMARY KEY,
-        text TEXT NOT NULL,
-        topic TEXT,
-        category TEXT,
-        split TEXT,
-        explanation TEXT,
-        source TEXT,
-        created_at TEXT NOT NULL DEFAULT (datetime('now'))
-    );
-    CREATE TABLE runs (
-        id TEXT PRIMARY KEY,
-        kind TEXT NOT NULL,                 -- trajectories, eval, import
-        planner TEXT NOT NULL,
-        models TEXT NOT NULL,               -- JSON: role -> LLM spec
-        seed INTEGER,
-        options TEXT NOT NULL DEFAULT '{}', -- JSON
-        created_at TEXT NOT NULL DEFAULT (datetime('now'))
-    );
-    CREATE TABLE trajectories (
-        id TEXT PRIMARY KEY,
-        run_id TEXT NOT NULL REFERENCES runs(id),
-        request_id TEXT NOT NULL REFERENCES requests(id),
-        status TEXT NOT NULL,               -- completed, max_steps, error, failed
-        error TEXT,
-        seed INTEGER,
-        json TEXT NOT NULL,                 -- the whole Trajectory
-        finished_at TEXT NOT NULL DEFAULT (datetime('now')),
-        UNIQUE (run_id, request_id)
-    );
-    CREATE TABLE steps (
-        trajectory_id TEXT NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
-        idx INTEGER NOT NULL,
-        tool TEXT,
-        task TEXT,
-        observation TEXT NOT NULL,
-        invalid_plan INTEGER NOT NULL DEFAULT 0,
-        tool_error INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (trajectory_id, idx)
-    );
-    CREATE TABLE ratings (
-        trajectory_id TEXT NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
-        judge TEXT NOT NULL,
-        final_rating INTEGER,
-        json TEXT NOT NULL,                 -- per-step ratings and explanations
-        created_at TEXT NOT NULL DEFAULT (datetime('now')),
-        PRIMARY KEY (trajectory_id, judge)
-    );
-    CREATE TABLE usage (
-        run_id TEXT NOT NULL,
-        role TEXT NOT NULL,
-        spec TEXT NOT NULL,
-        calls INTEGER NOT NULL DEFAULT 0,
-        cached_calls INTEGER NOT NULL DEFAULT 0,
-        prompt_tokens INTEGER NOT NULL DEFAULT 0,
-        completion_tokens INTEGER NOT NULL DEFAULT 0,
-        seconds REAL NOT NULL DEFAULT 0,
-        cost REAL NOT NULL DEFAULT 0,
-        PRIMARY KEY (run_id, role, spec)
-    );
-    CREATE INDEX trajectories_run ON trajectories (run_id, status);
-    """
-    + LLM_CACHE_SQL
-    + ";",
-    # 2: every LLM call with its tokens and cost, and the trajectory it was made for
-    """
-    CREATE TABLE calls (
-        id INTEGER PRIMARY KEY,
-        run_id TEXT NOT NULL,
-        trajectory_id TEXT,                 -- made for (a judge's: the rated trajectory)
-        role TEXT NOT NULL,                 -- planner, simulator, judge
-        spec TEXT NOT NULL,
-        cached INTEGER NOT NULL,            -- replayed from llm_cache: no tokens, no cost
-        prompt_tokens INTEGER NOT NULL,
-        completion_tokens INTEGER NOT NULL,
-        seconds REAL NOT NULL,
-        cost REAL NOT NULL,                 -- USD, from the prices given
-        created_at TEXT NOT NULL DEFAULT (datetime('now'))
-    );
-    CREATE INDEX calls_run ON calls (run_id, trajectory_id);
-    """,
-]
+
+@dataclass(frozen=True)
+class RatedTrajectory:
+    """A stored trajectory (its JSON, as stored) and one judge's rating of it, if any."""
+
+    request_id: str
+    json: str
+    status: str
+    final_rating: int | None
+    rating: dict[str, Any] | None  # per-step ratings, or {"error": ...} when the judge failed
 
 
 class RunsDB:
@@ -353,6 +280,29 @@ class RunsDB:
             (run_id, judge),
         )
         return [Trajectory.model_validate_json(row[0]) for row in rows]
+
+    def has_run(self, run_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+
+    def judges(self) -> list[str]:
+        """Every judge that has rated something, by name."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT judge FROM ratings ORDER BY judge")]
+
+    def rated(self, run_id: str, judge: str) -> list[RatedTrajectory]:
+        """The run's trajectories in the order they were stored, each with ``judge``'s
+        rating where it has one."""
+        rows = self.db.execute(
+            "SELECT t.request_id, t.json, t.status, r.final_rating, r.json FROM trajectories t"
+            " LEFT JOIN ratings r ON r.trajectory_id = t.id AND r.judge = ?"
+            " WHERE t.run_id = ? ORDER BY t.rowid",
+            (judge, run_id),
+        )
+        return [
+            RatedTrajectory(
+                request_id, blob, status, final, json.loads(details) if details else None
+            )
+            for request_id, blob, status, final, details in rows
+        ]
 
     def save_rating(
         self, trajectory_id: str, judge: str, final_rating: int | None, details: dict[str, Any]

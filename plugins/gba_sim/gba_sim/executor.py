@@ -12,6 +12,7 @@ same on a laptop and on a cluster without shared disk.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -46,8 +47,8 @@ class WorkerEnv:
         self._inner: dict[str, Any] = {}
 
     def llm(self, spec: str, role: str) -> Any:
-        from gba_core.llm import get_llm
         from gba_core.llm.cache import CachedLLM
+        from gba_core.registry import get_llm
 
         if spec not in self._inner:  # one backend (one loaded model) per spec and process
             inner = get_llm(spec)
@@ -176,7 +177,7 @@ def _connect_ray(address: str | None) -> bool:
             address=address,
             include_dashboard=False if address is None else None,
             log_to_driver=False,
-            logging_level="ERROR",
+            logging_level=logging.ERROR,
         )
     except (ConnectionError, ValueError, RuntimeError) as exc:
         where = address or "a new local cluster"

@@ -8,12 +8,18 @@ prompts that small judges handle, and a rating that does not depend on later ste
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeVar
 
-from gba_core.llm.base import LLM
+from pydantic import BaseModel
+
+from gba_core.llm.base import LLM, Message
 from gba_core.prompts import render_messages
 from gba_core.schema import FinalRating, Rating, StepRating, Trajectory, scratchpad_of
 
 RATING_TOKENS = 700
+
+
+Answer = TypeVar("Answer", bound=BaseModel)
 
 
 class Judge:
@@ -60,8 +66,9 @@ class Judge:
             judge=self.name,
         )
 
-    def _ask(self, messages: list, schema: type) -> object:
-        return self.llm.complete(messages, schema=schema, max_tokens=RATING_TOKENS).parsed
+    def _ask(self, messages: list[Message], schema: type[Answer]) -> Answer:
+        parsed = self.llm.complete(messages, schema=schema, max_tokens=RATING_TOKENS).parsed
+        return schema.model_validate(parsed)
 
 
 def judge_factory(llm: LLM, **options: object) -> Judge:

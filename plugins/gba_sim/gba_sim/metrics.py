@@ -35,26 +35,22 @@ def run_metrics(
     """The run's metrics over its trajectories, only those of ``request_ids`` when given
     (a series reports on its own requests)."""
     rows = [
-        row[1:]
-        for row in db.db.execute(
-            "SELECT t.request_id, t.json, t.status, r.final_rating, r.json FROM trajectories t"
-            " LEFT JOIN ratings r ON r.trajectory_id = t.id AND r.judge = ? WHERE t.run_id = ?",
-            (judge, run_id),
-        ).fetchall()
-        if request_ids is None or row[0] in request_ids
+        row
+        for row in db.rated(run_id, judge)
+        if request_ids is None or row.request_id in request_ids
     ]
     passed = completed = steps = bad_tasks = rated_steps = invalid = 0
     tokens = seconds = 0.0
-    for blob, status, final, details in rows:
-        trajectory = json.loads(blob)
-        passed += final is not None and final >= 4
-        completed += status == "completed"
+    for row in rows:
+        trajectory = json.loads(row.json)
+        passed += row.final_rating is not None and row.final_rating >= 4
+        completed += row.status == "completed"
         for step in trajectory["steps"]:
             steps += 1
             invalid += bool(step["invalid_plan"])
             tokens += step["planner_usage"]["prompt_tokens"]
             seconds += step["planner_usage"]["seconds"]
-        for rating in json.loads(details).get("steps", []) if details else []:
+        for rating in (row.rating or {}).get("steps", []):
             rated_steps += 1
             bad_tasks += rating["task_rating"] <= 3
     n = len(rows)

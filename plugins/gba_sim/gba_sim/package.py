@@ -21,7 +21,7 @@ from gba_core.errors import ConfigError
 from gba_core.llm.base import Message
 from gba_core.planners import FineTunedPlanner
 from gba_core.prompts import render_planner_prompt
-from gba_core.schema import Plan, TeacherPlan, Trajectory, scratchpad_of
+from gba_core.schema import Plan, TeacherPlan, TrainingExample, Trajectory, scratchpad_of
 
 from .db import RunsDB
 from .outdir import check_out, replacing
@@ -42,7 +42,7 @@ def completion_text(plan: Plan | TeacherPlan) -> str:
     return json.dumps(plan.model_dump(), ensure_ascii=False)
 
 
-def examples_of(trajectory: Trajectory, tools: list[str]) -> list[dict[str, Any]]:
+def examples_of(trajectory: Trajectory, tools: list[str]) -> list[TrainingExample]:
     out = []
     for index, step in enumerate(trajectory.steps):
         if step.plan is None:
@@ -57,16 +57,18 @@ def examples_of(trajectory: Trajectory, tools: list[str]) -> list[dict[str, Any]
             package=FineTunedPlanner.template_package,
         )
         out.append(
-            {
-                "prompt": prompt,
-                "completion": [{"role": "assistant", "content": completion_text(step.plan)}],
-                "trajectory_id": trajectory.id,
-                "step": index,
-                # What any planner needs to plan this step again (gba train eval-steps).
-                "request": trajectory.request.text,
-                "scratchpad": [entry.model_dump() for entry in scratchpad],
-                "today": trajectory.today.isoformat() if trajectory.today else None,
-            }
+            TrainingExample.model_validate(
+                {
+                    "prompt": prompt,
+                    "completion": [{"role": "assistant", "content": completion_text(step.plan)}],
+                    "trajectory_id": trajectory.id,
+                    "step": index,
+                    # What any planner needs to plan this step again (gba train eval-steps).
+                    "request": trajectory.request.text,
+                    "scratchpad": scratchpad,
+                    "today": trajectory.today,
+                }
+            )
         )
     return out
 
@@ -79,7 +81,7 @@ def select(
     report: PackageReport,
     statuses: tuple[str, ...] = ("completed",),
 ) -> list[Trajectory]:
-    judges = [r[0] for r in db.db.execute("SELECT DISTINCT judge FROM ratings")]
+    judges = db.judges()
     if judge is None:
         if len(judges) != 1:
             raise ConfigError(
@@ -89,20 +91,16 @@ def select(
         judge = judges[0]
     chosen, seen_requests = [], set()
     for run_id in runs:
-        rows = db.db.execute(
-            "SELECT t.json, t.status, r.final_rating, r.json FROM trajectories t"
-            " LEFT JOIN ratings r ON r.trajectory_id = t.id AND r.judge = ?"
-            " WHERE t.run_id = ? ORDER BY t.rowid",
-            (judge, run_id),
-        ).fetchall()
+        rows = db.rated(run_id, judge)
         if not rows:
             raise ConfigError(f"run {run_id!r} has no trajectories")
-        for blob, status, final, details in rows:
-            trajectory = Trajectory.model_validate_json(blob)
+        for row in rows:
+            trajectory = Trajectory.model_validate_json(row.json)
+            status, final = row.status, row.final_rating
             if status not in statuses:
                 report.trajectories[f"dropped: {status}"] += 1
             elif final is None:
-                invalid = details is not None and "error" in json.loads(details)
+                invalid = row.rating is not None and "error" in row.rating
                 report.trajectories[f"dropped: {'judge failed' if invalid else 'not rated'}"] += 1
             elif final < min_rating:
                 report.trajectories[f"dropped: rating below {min_rating}"] += 1
@@ -147,12 +145,12 @@ def package(
         order = list(range(len(trajectories)))
         random.Random(seed).shuffle(order)
         validation = {trajectories[i].id for i in order[:val_size]}
-    splits: dict[str, list[dict[str, Any]]] = {"train": [], "validation": []}
+    splits: dict[str, list[TrainingExample]] = {"train": [], "validation": []}
     seen: set[str] = set()
     for trajectory in trajectories:
         split = "validation" if trajectory.id in validation else "train"
         for example in examples_of(trajectory, tools):
-            key = json.dumps([example["prompt"], example["completion"]], sort_keys=True)
+            key = json.dumps(example.messages(), sort_keys=True)
             if key in seen:
                 report.examples["dropped: duplicate example"] += 1
                 continue
@@ -160,17 +158,17 @@ def package(
             splits[split].append(example)
             report.examples[split] += 1
             if tokenizer is not None and max_tokens is not None:
-                text = tokenizer.render([*example["prompt"], *example["completion"]])
+                text = tokenizer.render(example.messages())
                 if len(tokenizer.tokenize(text)) > max_tokens:
                     report.too_long[split] += 1
     with replacing(out, overwrite=overwrite) as work:
         for split, examples in splits.items():
             with (work / f"{split}.prompt_completion.jsonl").open("w", encoding="utf-8") as f:
                 for example in examples:
-                    f.write(json.dumps(example, ensure_ascii=False) + "\n")
+                    f.write(example.to_json() + "\n")
             with (work / f"{split}.messages.jsonl").open("w", encoding="utf-8") as f:
                 for example in examples:
-                    messages = [*example["prompt"], *example["completion"]]
+                    messages = example.messages()
                     f.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
         if hf:
             import datasets
@@ -181,8 +179,7 @@ def package(
             DatasetDict(
                 {
                     split: Dataset.from_list(
-                        [{"prompt": e["prompt"], "completion": e["completion"]} for e in examples]
-                        or [],
+                        [e.model_dump(include={"prompt", "completion"}) for e in examples] or [],
                         features=None,
                     )
                     for split, examples in splits.items()

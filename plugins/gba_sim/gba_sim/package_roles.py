@@ -12,10 +12,10 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from gba_core.errors import ConfigError
 from gba_core.roles import prompt_completion, role_cases
+from gba_core.schema import TrainingExample
 from gba_core.tools import Tool
 
 from .outdir import check_out, replacing
@@ -31,18 +31,18 @@ def package_roles(
     cases = role_cases(tools)
     if not cases:
         raise ConfigError("none of the chosen tools has role examples; nothing to package")
-    rows: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS.values()}
+    rows: dict[str, list[TrainingExample]] = {split: [] for split in SPLITS.values()}
     counts: dict[str, Counter[str]] = {split: Counter() for split in SPLITS.values()}
     seen: set[str] = set()
     for case in cases:
         row = prompt_completion(case)
-        key = json.dumps([row["prompt"], row["completion"]], sort_keys=True)
+        key = json.dumps(row.messages(), sort_keys=True)
         if key in seen:
             raise ConfigError(f"role example {case.example.id} repeats another one")
         seen.add(key)
         split = SPLITS[case.example.split]
         rows[split].append(row)
-        counts[split][row["role"]] += 1
+        counts[split][row.role or ""] += 1
     report = {
         "kind": "tool roles",
         "tools": sorted(tools),
@@ -52,6 +52,6 @@ def package_roles(
         for split, examples in rows.items():
             with (work / f"{split}.prompt_completion.jsonl").open("w", encoding="utf-8") as f:
                 for example in examples:
-                    f.write(json.dumps(example, ensure_ascii=False) + "\n")
+                    f.write(example.to_json() + "\n")
         (work / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return counts

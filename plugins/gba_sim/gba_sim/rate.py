@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gba_core.errors import ConfigError, InvalidOutputError, LLMError
+from gba_core.errors import InvalidOutputError, LLMError
+from gba_core.evaluation import Evaluator
+from gba_core.llm import LLM
 from gba_core.schema import Rating, Trajectory
 
 from .db import RunsDB
@@ -15,22 +17,13 @@ from .executor import ExecutorConfig, WorkerEnv, run_job
 from .usage import CURRENT_TRAJECTORY, Prices, priced
 
 
-def evaluator_factory(name: str) -> Callable[..., Any]:
-    from gba_core.plugins import collect
-
-    factories = collect("register_evaluators", "evaluator", lambda n, f: (n, f)).items
-    if name not in factories:
-        raise ConfigError(f"unknown evaluator {name!r}; installed: {', '.join(sorted(factories))}")
-    return factories[name]
-
-
-def make_judge(evaluator: str, llm: Any) -> Any:
+def make_judge(evaluator: str, llm: LLM) -> Evaluator:
     """The evaluator ``evaluator`` on ``llm``, told the installed tools' descriptions."""
-    from gba_core.tools import load_toolset
+    from gba_core.registry import get_evaluator, load_toolset
 
     toolset = load_toolset()
-    return evaluator_factory(evaluator)(
-        llm=llm, tools={n: toolset.description(n) for n in toolset.names}
+    return get_evaluator(
+        evaluator, llm=llm, tools={n: toolset.description(n) for n in toolset.names}
     )
 
 
@@ -58,7 +51,7 @@ class RateJob:
         return work
 
 
-def rate_one(judge: Any, trajectory: Trajectory) -> Rating | str | None:
+def rate_one(judge: Evaluator, trajectory: Trajectory) -> Rating | str | None:
     """The judge's rating; the error text for output it could not get into the rating
     schema; None when the backend failed (worth asking again later)."""
     try:
@@ -71,7 +64,7 @@ def rate_one(judge: Any, trajectory: Trajectory) -> Rating | str | None:
 
 def judge_name(evaluator: str, judge_spec: str) -> str:
     """The name ratings are stored under (it names the judge's model)."""
-    from gba_core.llm import get_llm
+    from gba_core.registry import get_llm
 
     return make_judge(evaluator, get_llm(judge_spec)).name  # no model is loaded for this
 
@@ -84,14 +77,14 @@ def rate_run(
     evaluator: str = "judge",
     executor: ExecutorConfig | None = None,
     prices: Prices | None = None,
-    on_done: Callable[[Trajectory, str, dict[str, Any]], Any] | None = None,
+    on_done: Callable[[Trajectory, str, list[dict[str, Any]]], Any] | None = None,
 ) -> Counter[str]:
     """Rate the unrated trajectories of ``run_id``; ``on_done`` gets each one with its
     outcome (rated, invalid, failed) and the usage of the calls made. A backend failure leaves the
     trajectory unrated (rated by the next run); output the judge cannot get into the
     rating schema is stored as an invalid rating (no score, the error), since asking the
     same model the same question again would fail the same way. The others go on."""
-    from gba_core.llm import get_llm
+    from gba_core.registry import get_llm
 
     name = judge_name(evaluator, judge_spec)
     job = RateJob(evaluator, judge_spec, get_llm(judge_spec).spec)

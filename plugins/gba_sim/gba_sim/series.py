@@ -28,7 +28,7 @@ def series_identity(
 ) -> dict[str, Any]:
     """What shapes the series' runs, as plain JSON-able data."""
     from gba_core.plugins import list_plugins
-    from gba_core.tools import load_toolset
+    from gba_core.registry import load_toolset
 
     identity: dict[str, Any] = {
         "planner": planner,

@@ -66,7 +66,8 @@ class TrajectoryJob:
 
     def build(self, env: WorkerEnv) -> Callable[[Request], tuple[Trajectory, str]]:
         from gba_core.agent import Agent
-        from gba_core.planners import get_planner
+        from gba_core.assembly import build_agent
+        from gba_core.tools import ToolOptions
 
         config = self.config
         tools = _toolset(config)
@@ -82,23 +83,17 @@ class TrajectoryJob:
 
         def agent_for(seed: int) -> Agent:
             sampling = {"temperature": config.temperature, "seed": seed}
-            planner = get_planner(
+            return build_agent(
                 config.planner,
-                tools=tools,
-                llm=planner_llm,
-                # Planners from plugins may not take sampling options: greedy needs none.
-                **(sampling if config.temperature > 0 else {}),
-            )
-            return Agent(
-                planner,
                 tools,
-                max_steps=config.max_steps,
+                planner_llm=planner_llm,
                 tool_llm=simulator_llm,
-                tool_options={
-                    "failure_rates": config.failure_rates,
-                    "direct_answer": config.direct_answer,
-                },
-                planner_name=config.planner,
+                # Planners from plugins may not take sampling options: greedy needs none.
+                planner_options=sampling if config.temperature > 0 else None,
+                max_steps=config.max_steps,
+                tool_options=ToolOptions(
+                    failure_rates=config.failure_rates, direct_answer=config.direct_answer
+                ),
                 mode="simulated",
             )
 
@@ -108,7 +103,7 @@ class TrajectoryJob:
             token = CURRENT_TRAJECTORY.set(trajectory_id)
             try:
                 trajectory = agent_for(seed).run(request, seed=seed)
-                status = trajectory.status
+                status: str = trajectory.status
             except LLMError as exc:
                 trajectory = Trajectory(
                     request=request,
@@ -128,7 +123,7 @@ class TrajectoryJob:
 
 
 def _toolset(config: RunConfig) -> Any:
-    from gba_core.tools import load_toolset
+    from gba_core.registry import load_toolset
 
     return load_toolset().for_mode("simulated", allow_unpaired=config.allow_unpaired)
 
@@ -174,12 +169,12 @@ def run_trajectories(
     *,
     executor: ExecutorConfig | None = None,
     prices: Prices | None = None,
-    on_done: Callable[[Trajectory, str, dict[str, Any]], Any] | None = None,
+    on_done: Callable[[Trajectory, str, list[dict[str, Any]]], Any] | None = None,
 ) -> Counter[str]:
     """Generate the missing trajectories of ``config.run_id``; returns counts by status
     of the trajectories made now. ``on_done`` gets each trajectory, its status and the
     usage (tokens, cost) of the calls made meanwhile."""
-    from gba_core.llm import get_llm
+    from gba_core.registry import get_llm
 
     executor = executor or ExecutorConfig()
     tools = _toolset(config)

@@ -47,9 +47,9 @@ class AskUser(Tool):
                 f"The agent asks: {task}\nYour answer", default="", show_default=False, err=True
             )
             return f"The user answered: {answer}" if answer.strip() else "The user gave no answer."
-        answers = ctx.options.get("ask_user_answers") or setting("ask_user_answers")
+        answers = ctx.options.ask_user_answers or setting("ask_user_answers")
         if answers:
-            answer = file_answer(task, Path(answers).expanduser())
-            if answer is not None:
+            found = file_answer(task, Path(answers).expanduser())
+            if found is not None:
                 return f"The user answered: {answer}"
         return UNAVAILABLE

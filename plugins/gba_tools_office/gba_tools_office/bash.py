@@ -4,8 +4,6 @@ the user allowed it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -13,7 +11,7 @@ from gba_core.config import env_flag
 from gba_core.roles import Output, RoleExample, ToolRole
 from gba_core.sandbox import run_shell
 from gba_core.schema import Scratchpad
-from gba_core.tools import Tool, ToolContext
+from gba_core.tools import Tool, ToolContext, ToolOptions
 
 from .settings import sandbox_limits
 
@@ -46,9 +44,9 @@ ROLE = ToolRole(
 )
 
 
-def allowed_in_advance(options: Mapping[str, Any]) -> bool:
+def allowed_in_advance(options: ToolOptions) -> bool:
     """Whether the user allowed every command up front (--allow-bash, GBA_ALLOW_BASH)."""
-    return bool(options.get("allow_bash")) or env_flag("GBA_ALLOW_BASH")
+    return options.allow_bash or env_flag("GBA_ALLOW_BASH")
 
 
 def allowed(command: str, ctx: ToolContext) -> bool:
@@ -69,7 +67,7 @@ class UseBash(Tool):
     description = DESCRIPTION
     roles = (ROLE,)
 
-    def unavailable(self, *, interactive: bool, options: Mapping[str, Any]) -> str | None:
+    def unavailable(self, *, interactive: bool, options: ToolOptions) -> str | None:
         if interactive or allowed_in_advance(options):
             return None
         return "no terminal to confirm commands on (gba run --allow-bash allows them)"

@@ -49,7 +49,7 @@ def compute(code: str) -> float | list[float] | str:
 def _close(got: object, want: object) -> bool:
     if isinstance(want, list):
         return isinstance(got, list) and len(got) == len(want) and all(map(_close, got, want))
-    return _is_number(got) and _is_number(want) and abs(got - want) <= 1e-6 * max(1, abs(want))  # type: ignore[operator]
+    return _is_number(got) and _is_number(want) and abs(got - want) <= 1e-6 * max(1, abs(want))  # type: ignore[operator,arg-type]
 
 
 def right_value(example: RoleExample, output: Output) -> bool:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gba_core.tools import FunctionTool
+from gba_core.tools import FunctionTool, ToolOptions
 
 from .settings import data_dir, setting
 
@@ -40,7 +39,7 @@ def ics_path() -> Path:
     return Path(setting("ics_path") or data_dir() / "calendar.ics").expanduser()
 
 
-def add_to_ics(path: Path, event: object) -> None:
+def add_to_ics(path: Path, event: Any) -> None:
     """Add ``event`` keeping every event already there; atomic, and safe with several
     writers (a file lock around read-modify-replace)."""
     from filelock import FileLock
@@ -60,11 +59,11 @@ def add_to_ics(path: Path, event: object) -> None:
         os.replace(tmp, path)
 
 
-def add_to_caldav(event: object) -> str:
+def add_to_caldav(event: Any) -> str:
     import caldav
     from icalendar import Calendar
 
-    client = caldav.DAVClient(
+    client = caldav.DAVClient(  # type: ignore[operator]  # caldav's own types say object
         url=setting("caldav_url"),
         username=setting("caldav_user"),
         password=setting("caldav_password"),
@@ -121,7 +120,7 @@ def create_event(
 
 
 class CreateEvent(FunctionTool):
-    def unavailable(self, *, interactive: bool, options: Mapping[str, Any]) -> str | None:
+    def unavailable(self, *, interactive: bool, options: ToolOptions) -> str | None:
         if setting("caldav_url") and setting("caldav_user") and not setting("caldav_password"):
             return "caldav_user is set but caldav_password is not"
         return None

@@ -32,7 +32,7 @@ def answer_options(command: Any) -> Any:
 
 def _tool_llm(spec: str | None) -> Any:
     from gba_core.config import llm_spec_for
-    from gba_core.llm import get_llm
+    from gba_core.registry import get_llm
 
     return get_llm(llm_spec_for("tool", {"default": spec})[0])
 
@@ -113,7 +113,7 @@ def build(
     )
 
     from .corpus import open_source
-    from .index import BuildOptions, build_index
+    from .index_build import BuildOptions, build_index
 
     reader = open_source(source, kind)
     from .settings import setting

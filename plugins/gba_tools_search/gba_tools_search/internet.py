@@ -13,7 +13,6 @@ import ipaddress
 import socket
 import time
 import zlib
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 
 from gba_core.roles import ToolRole
 from gba_core.schema import Scratchpad
-from gba_core.tools import Tool, ToolContext
+from gba_core.tools import Tool, ToolContext, ToolOptions
 
 from .answer import Found, answer, roles_in_use
 from .corpus import split_passages
@@ -273,7 +272,7 @@ class SearchInternet(Tool):
         self.endpoint = endpoint
         self.snippets_only = snippets_only
 
-    def unavailable(self, *, interactive: bool, options: Mapping[str, Any]) -> str | None:
+    def unavailable(self, *, interactive: bool, options: ToolOptions) -> str | None:
         if self.endpoint or setting("searxng_url"):
             return None
         return "no SearXNG instance configured (searxng_url in gba.toml [search], GBA_SEARXNG_URL)"

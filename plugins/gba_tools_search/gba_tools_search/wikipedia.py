@@ -92,7 +92,7 @@ def ensure_demo_index() -> Path:
             import sys
 
             from .corpus import open_source
-            from .index import BuildOptions, build_index
+            from .index_build import BuildOptions, build_index
 
             print(
                 f"gba-tools-search: building the demo index in {path} (first use)…", file=sys.stderr

@@ -10,13 +10,14 @@ unless asked otherwise.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gba_core.errors import ConfigError
+from gba_core.llm.base import Message
 from gba_core.llm.formats import format_messages
+from gba_core.schema import TrainingExample
 
 IGNORE = -100  # label of a position that carries no loss
 
@@ -32,7 +33,7 @@ class Renderer:
     def for_tokenizer(cls, tokenizer: Any) -> Renderer:
         return cls(tokenizer, getattr(tokenizer, "chat_template", None) or None)
 
-    def _format(self, messages: list[dict[str, str]], generation_prompt: bool) -> str:
+    def _format(self, messages: list[Message], generation_prompt: bool) -> str:
         return format_messages(
             messages,
             chat_template=self.chat_template,
@@ -41,12 +42,10 @@ class Renderer:
             add_generation_prompt=generation_prompt,
         )
 
-    def prompt_text(self, messages: list[dict[str, str]]) -> str:
+    def prompt_text(self, messages: list[Message]) -> str:
         return self._format(messages, True)
 
-    def texts(
-        self, prompt: list[dict[str, str]], completion: list[dict[str, str]]
-    ) -> tuple[str, str]:
+    def texts(self, prompt: list[Message], completion: list[Message]) -> tuple[str, str]:
         """The prompt as inference renders it, and the completion that follows it."""
         prompt_text = self.prompt_text(prompt)
         full = self._format([*prompt, *completion], False)
@@ -71,7 +70,7 @@ class Encoded:
     dropped: int = 0  # examples with no completion token left after the cut
 
 
-def read_split(dataset: Path, split: str) -> list[dict[str, Any]]:
+def read_split(dataset: Path, split: str) -> list[TrainingExample]:
     """Rows of ``<split>.prompt_completion.jsonl`` written by ``gba sim package``."""
     path = Path(dataset) / f"{split}.prompt_completion.jsonl"
     if not path.is_file():
@@ -80,21 +79,14 @@ def read_split(dataset: Path, split: str) -> list[dict[str, Any]]:
     with path.open() as handle:
         for number, line in enumerate(handle, 1):
             try:
-                row = json.loads(line)
+                rows.append(TrainingExample.model_validate_json(line))
             except ValueError:
-                row = None
-            if not (
-                isinstance(row, dict)
-                and isinstance(row.get("prompt"), list)
-                and isinstance(row.get("completion"), list)
-            ):
-                raise ConfigError(f"{path}:{number}: not a prompt/completion example")
-            rows.append(row)
+                raise ConfigError(f"{path}:{number}: not a prompt/completion example") from None
     return rows
 
 
 def encode(
-    rows: list[dict[str, Any]],
+    rows: list[TrainingExample],
     renderer: Renderer,
     *,
     max_length: int | None = None,
@@ -103,7 +95,9 @@ def encode(
     """Token ids and labels of each row; ``completion_only`` masks the prompt's labels."""
     encoded = Encoded()
     for row in rows:
-        prompt_text, completion_text = renderer.texts(row["prompt"], row["completion"])
+        prompt: list[Message] = [{"role": m.role, "content": m.content} for m in row.prompt]
+        completion: list[Message] = [{"role": m.role, "content": m.content} for m in row.completion]
+        prompt_text, completion_text = renderer.texts(prompt, completion)
         prompt_ids = renderer.tokenize(prompt_text)
         ids = renderer.tokenize(prompt_text + completion_text)
         # Tokens can merge across the boundary; the shared prefix is the prompt.

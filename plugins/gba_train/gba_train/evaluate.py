@@ -10,7 +10,6 @@ eval``'s job.
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from datetime import date
 from typing import Any
 
 from gba_core.errors import ConfigError, InvalidOutputError, LLMError
-from gba_core.schema import ScratchpadEntry
+from gba_core.schema import ScratchpadEntry, TrainingExample
 
 METRICS = (
     "next_tool_accuracy",
@@ -69,9 +68,9 @@ class StepsReport:
         }
 
 
-def held_out_steps(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def held_out_steps(rows: list[TrainingExample]) -> list[TrainingExample]:
     """The rows with what replanning needs; older datasets lack the request."""
-    if rows and "request" not in rows[0]:
+    if rows and not rows[0].is_planner_step:
         raise ConfigError(
             "this dataset has no request and scratchpad per example; package it again"
             " with this version of `gba sim package`"
@@ -79,33 +78,24 @@ def held_out_steps(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def expected_tool(row: dict[str, Any]) -> str:
-    return str(json.loads(row["completion"][-1]["content"])["selected_tool"])
-
-
-def day_of(row: dict[str, Any]) -> date | None:
-    """The date the example's prompt was rendered with (none in older datasets)."""
-    return date.fromisoformat(row["today"]) if row.get("today") else None
-
-
 def score_run(
-    rows: list[dict[str, Any]], planner: Any
+    rows: list[TrainingExample], planner: Any
 ) -> tuple[dict[str, float], list[StepOutcome]]:
     outcomes = []
     for row in rows:
-        scratchpad = [ScratchpadEntry(**entry) for entry in row["scratchpad"]]
+        scratchpad = row.scratchpad or []
         started = time.perf_counter()
         try:
-            result = planner.plan(row["request"], scratchpad, today=day_of(row))
+            result = planner.plan(row.request or "", scratchpad, today=row.today)
             chosen, tokens = result.plan.selected_tool, result.completion.prompt_tokens
             written = result.completion.completion_tokens
         except (InvalidOutputError, LLMError):
             chosen, tokens, written = None, 0, 0
         outcomes.append(
             StepOutcome(
-                trajectory_id=row.get("trajectory_id", ""),
-                step=int(row.get("step", 0)),
-                expected_tool=expected_tool(row),
+                trajectory_id=row.trajectory_id or "",
+                step=row.step or 0,
+                expected_tool=row.expected_tool(),
                 chosen_tool=chosen,
                 prompt_tokens=tokens,
                 seconds=time.perf_counter() - started,
@@ -125,7 +115,7 @@ def score_run(
 
 
 def evaluate_steps(
-    rows: list[dict[str, Any]],
+    rows: list[TrainingExample],
     make_planner: Callable[[int], Any],
     *,
     planner: str,

@@ -162,7 +162,10 @@ def prepare(options: SFTOptions) -> Prepared:
     base = prepare_base(options.base)
     tokenizer = AutoTokenizer.from_pretrained(base.path)
     renderer = Renderer.for_tokenizer(tokenizer)
-    encode_options = {"max_length": options.max_length, "completion_only": options.completion_only}
+    encode_options: dict[str, Any] = {
+        "max_length": options.max_length,
+        "completion_only": options.completion_only,
+    }
     train_set = encode(read_split(options.dataset, "train"), renderer, **encode_options)
     if not train_set.examples:
         raise ConfigError(f"{options.dataset}: no training examples left")
@@ -308,7 +311,9 @@ def build_trainer(options: SFTOptions, prepared: Prepared) -> tuple[Any, Any]:
         model=model,
         args=config,
         train_dataset=Dataset.from_list(prepared.train_set.examples),
-        eval_dataset=Dataset.from_list(validation.examples) if has_validation else None,
+        eval_dataset=Dataset.from_list(validation.examples)
+        if validation and has_validation
+        else None,
         processing_class=prepared.tokenizer,
         peft_config=peft_config,
         callbacks=[timer],

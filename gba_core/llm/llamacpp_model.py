@@ -1,0 +1,326 @@
+"""The model behind the ``llama-cpp:`` backend: one llama.cpp context per (model,
+adapter, context size, threads) in the process, its KV cache reused across calls, and
+the token loop that generates with the grammar check and jump-forward.
+
+KV-cache prefix reuse: the steps of one request share a growing prefix, so only the new
+tokens are evaluated. Jump-forward: where the grammar allows only one way on (the rest
+of a key such as ``context_information_summary"``, or of a tool name once it is
+unambiguous), the forced text is tokenized and evaluated in one batch with the picked
+token; ``GBA_LLAMA_NO_JUMP_FORWARD=1`` turns it off.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import json
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gba_core.config import env_flag
+from gba_core.errors import ConfigError, LLMError
+from gba_core.llm.llamacpp_sampling import SHORTLIST, Grammar, pick
+
+# Prompt chunk size for deterministic prefix reuse (see _eval_prompt). Measured on the
+# embedded model: 64 keeps ~90% of the prompt throughput of 512-token batches while a
+# warm call re-evaluates 32 tokens on average.
+PROMPT_CHUNK = 64
+# Jump-forward re-tokenizes the last few generated tokens with the forced text and uses
+# it only when they come out unchanged, so the model sees the split it would be trained on.
+JUMP_WINDOW = 4
+
+
+@dataclass
+class Generation:
+    text: str
+    evaluated: int  # prompt tokens evaluated (the rest came from the cache)
+    prompt_seconds: float
+    tokens: int  # tokens generated
+    forced: int  # of which the grammar forced, evaluated without a decode of their own
+    finish: str  # "stop" or "length"
+
+
+class LoadedModel:
+    def __init__(self, path: Path, lora: Path | None, n_ctx: int, n_threads: int) -> None:
+        import numpy as np
+        from llama_cpp import Llama
+
+        self.path = path
+        self.llama = Llama(
+            model_path=str(path),
+            lora_path=str(lora) if lora else None,
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            swa_full=True,  # keep the whole sliding-window cache so prefixes can be reused
+            verbose=False,
+        )
+        # llama-cpp-python checks the adapter pointer against None, but ctypes gives a
+        # NULL pointer object, so a bad adapter is silently ignored: check it here.
+        if lora is not None and not self.llama._lora_adapter:
+            self.llama.close()
+            raise ConfigError(f"llama.cpp could not load the LoRA adapter {lora}")
+        self.lock = threading.Lock()
+        model = self.llama._model
+        self.vocab = model.vocab
+        self.n_vocab = self.llama.n_vocab()
+        meta = self.llama.metadata
+        self.chat_template = meta.get("tokenizer.chat_template") or None
+        self._pieces: dict[int, bytes] = {}
+        self.bos_token = self.piece(model.token_bos(), special=True).decode("utf-8", "replace")
+        self.eos_token = self.piece(model.token_eos(), special=True).decode("utf-8", "replace")
+        self.add_bos = model.add_bos_token()
+        dtype = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
+        self.candidates = np.recarray((self.n_vocab,), dtype=dtype)
+        self.one = np.recarray((1,), dtype=dtype)
+        self.shortlist = np.recarray((min(SHORTLIST, self.n_vocab),), dtype=dtype)
+        self.all_ids = np.arange(self.n_vocab, dtype=np.intc)
+        self.byte_tokens, self.probe, self.probe_bytes = self._byte_probe(dtype)
+        self._reusable = 0  # leading tokens of the cache that later prompts may reuse
+
+    def _byte_probe(self, dtype: Any) -> tuple[dict[int, int], Any, Any]:
+        """One-byte tokens for jump-forward: ``byte_tokens`` maps each byte to its token;
+        the probe holds one for every byte a character can start with, then an
+        end-of-generation token. Without all of them the probe is None (no jump-forward)."""
+        import numpy as np
+
+        byte_tokens: dict[int, int] = {}
+        for byte in range(256):
+            tokens = self.llama.tokenize(bytes([byte]), add_bos=False, special=False)
+            if len(tokens) == 1 and self.piece(tokens[0]) == bytes([byte]):
+                byte_tokens[byte] = tokens[0]
+        starts = [b for b in range(256) if not 0x80 <= b < 0xC0]  # not continuation bytes
+        eog = self.llama._model.token_eos()
+        if eog < 0 or any(b not in byte_tokens for b in starts):
+            return byte_tokens, None, None
+        probe = np.recarray((len(starts) + 1,), dtype=dtype)
+        probe.id[:] = [byte_tokens[b] for b in starts] + [eog]
+        probe.p[:] = 0.0
+        return byte_tokens, probe, np.array([*starts, 256])
+
+    def piece(self, token: int, *, special: bool = False) -> bytes:
+        """The bytes of one token (llama-cpp-python's own helper returns them padded
+        with NULs to 32 bytes)."""
+        key = token if not special else -1 - token
+        cached = self._pieces.get(key)
+        if cached is None:
+            import llama_cpp
+
+            buf = ctypes.create_string_buffer(256)
+            n = llama_cpp.llama_token_to_piece(self.vocab, token, buf, 256, 0, special)
+            cached = self._pieces[key] = buf.raw[: max(n, 0)]
+        return cached
+
+    def is_eog(self, token: int) -> bool:
+        import llama_cpp
+
+        return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))
+
+    def tokenize_prompt(self, text: str) -> list[int]:
+        # A chat template usually writes the BOS token itself: do not add a second one.
+        add_bos = self.add_bos and not (self.bos_token and text.startswith(self.bos_token))
+        return self.llama.tokenize(text.encode(), add_bos=add_bos, special=True)
+
+    def _eval_prompt(self, tokens: list[int]) -> int:
+        """Evaluate ``tokens``, reusing the cached prefix; returns tokens evaluated.
+
+        llama.cpp's results for a token depend on the size of the batch it was evaluated
+        in (different kernels), so naive prefix reuse makes the output depend on what ran
+        before. Prompts are therefore evaluated in chunks aligned to absolute positions
+        (multiples of PROMPT_CHUNK) with the last token alone, and only whole aligned
+        chunks of an earlier prompt are reused: a warm call computes exactly what a cold
+        one does, so greedy output is the same whatever the cache held.
+        """
+        import numpy as np
+
+        llama = self.llama
+        last = len(tokens) - 1
+        limit = min(self._reusable, llama.n_tokens, last)
+        common = 0
+        if limit > 0:
+            same = llama.input_ids[:limit] == np.asarray(tokens[:limit], dtype=np.intc)
+            common = limit if same.all() else int(np.argmin(same))
+        start = common // PROMPT_CHUNK * PROMPT_CHUNK
+        if start == 0 or not llama._ctx.kv_cache_seq_rm(-1, start, -1):
+            llama.reset()
+            start = 0
+        llama.n_tokens = start
+        pos = start
+        while pos < last:
+            end = min((pos // PROMPT_CHUNK + 1) * PROMPT_CHUNK, last)
+            llama.eval(tokens[pos:end])
+            pos = end
+        llama.eval(tokens[last:])
+        self._reusable = last // PROMPT_CHUNK * PROMPT_CHUNK
+        return len(tokens) - start
+
+    def logits(self) -> Any:
+        import llama_cpp
+        import numpy as np
+
+        ptr = llama_cpp.llama_get_logits_ith(self.llama._ctx.ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
+    def generate(
+        self,
+        prompt: list[int],
+        *,
+        gbnf: str | None,
+        temperature: float,
+        max_tokens: int,
+        seed: int | None,
+        stops: tuple[str, ...],
+    ) -> Generation:
+        import numpy as np
+
+        n_ctx = self.llama.n_ctx()
+        if len(prompt) >= n_ctx:
+            raise LLMError(f"prompt of {len(prompt)} tokens does not fit the context of {n_ctx}")
+        t0 = time.perf_counter()
+        evaluated = self._eval_prompt(prompt)
+        prompt_seconds = time.perf_counter() - t0
+        rng = np.random.default_rng(seed)
+        grammar = Grammar(self, gbnf) if gbnf else None
+        jump = grammar is not None and not env_flag("GBA_LLAMA_NO_JUMP_FORWARD")
+        out: list[int] = []
+        pieces: list[bytes] = []
+        finish = "length"
+        n_forced = 0
+        try:
+            while len(out) < max_tokens:
+                logits = self.logits()
+                token = pick(logits, temperature, rng)
+                if grammar is not None and not grammar.allows(token, float(logits[token])):
+                    token = grammar.pick_allowed(logits, temperature, rng)
+                if self.is_eog(token):
+                    finish = "stop"
+                    break
+                if grammar is not None:
+                    grammar.accept(token)
+                out.append(token)
+                piece = self.piece(token)
+                pieces.append(piece)
+                if grammar is not None and b"}" in piece and _complete_json(pieces):
+                    finish = "stop"
+                    break
+                if stops and _hits_stop(pieces, stops):
+                    finish = "stop"
+                    break
+                batch = [token]
+                if jump:
+                    assert grammar is not None  # jump-forward needs a grammar
+                    forced, done = self._forced_tokens(grammar, out, pieces, max_tokens)
+                    n_forced += len(forced)
+                    for extra in forced:
+                        grammar.accept(extra)
+                        out.append(extra)
+                        pieces.append(self.piece(extra))
+                    if done:
+                        finish = "stop"
+                        break
+                    batch += forced
+                self.llama.eval(batch)
+        finally:
+            if grammar is not None:
+                grammar.close()
+        text = b"".join(pieces).decode("utf-8", "replace")
+        for stop in stops:
+            cut = text.find(stop)
+            if cut >= 0:
+                text = text[:cut]
+        return Generation(text, evaluated, prompt_seconds, len(out), n_forced, finish)
+
+    def _forced_tokens(
+        self, grammar: Any, out: list[int], pieces: list[bytes], max_tokens: int
+    ) -> tuple[list[int], bool]:
+        """The tokens of the text the grammar forces next, and whether they end the JSON.
+
+        Unless they end it, the last forced token is left to the model: the text after it
+        may merge with it into another token. The forced text is tokenized together with
+        the last JUMP_WINDOW generated tokens and used only if they come out unchanged.
+        """
+        text = grammar.forced_text()
+        if not text:
+            return [], False
+        k = min(len(out), JUMP_WINDOW)
+        tokens = self.llama.tokenize(b"".join(pieces[-k:]) + text, add_bos=False, special=False)
+        if tokens[:k] != out[-k:]:
+            return [], False
+        forced = tokens[k:]
+        done = _complete_json([*pieces, text])
+        if not done:
+            forced = forced[:-1]
+        room = max_tokens - len(out)
+        return forced[:room], done and len(forced) <= room
+
+
+def _complete_json(pieces: list[bytes]) -> bool:
+    try:
+        json.loads(b"".join(pieces))
+    except ValueError:
+        return False
+    return True
+
+
+def _hits_stop(pieces: list[bytes], stops: tuple[str, ...]) -> bool:
+    tail = b"".join(pieces[-16:]).decode("utf-8", "ignore")
+    return any(stop in tail for stop in stops)
+
+
+_log_callback: Any = None
+
+
+def quiet_llama_logs() -> None:
+    """Show only llama.cpp's errors; GBA_LLAMA_VERBOSE=1 shows everything.
+
+    llama-cpp-python's own filter maps ggml's log levels from before DEBUG existed, so
+    with verbose=False it still prints llama.cpp's warnings (e.g. the SWA cache notice)."""
+    global _log_callback
+    if _log_callback is not None or env_flag("GBA_LLAMA_VERBOSE"):
+        return
+    import sys
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def callback(level: int, text: bytes, user_data: Any) -> None:
+        if level == 4:  # ggml's enum: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
+            sys.stderr.write(text.decode("utf-8", "replace"))
+
+    _log_callback = callback  # keep a reference: llama.cpp holds only the pointer
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+
+_models: dict[tuple[str, str | None, int, int], LoadedModel] = {}
+_models_lock = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    # Close while the interpreter is still whole; llama-cpp-python's __del__ at
+    # shutdown otherwise prints "Exception ignored" tracebacks.
+    with _models_lock:
+        for loaded in _models.values():
+            loaded.llama.close()
+        _models.clear()
+
+
+def load_model(path: Path, lora: Path | None, n_ctx: int, n_threads: int) -> LoadedModel:
+    key = (str(path), str(lora) if lora else None, n_ctx, n_threads)
+    with _models_lock:
+        if key not in _models:
+            quiet_llama_logs()
+            _models[key] = LoadedModel(path, lora, n_ctx, n_threads)
+        return _models[key]
+
+
+def check_gguf(path: Path, what: str) -> Path:
+    if not path.is_file():
+        raise ConfigError(f"{what} not found: {path}")
+    with path.open("rb") as f:
+        if f.read(4) != b"GGUF":
+            raise ConfigError(f"{what} is not a GGUF file: {path}")
+    return path
