@@ -51,5 +51,5 @@ class AskUser(Tool):
         if answers:
             found = file_answer(task, Path(answers).expanduser())
             if found is not None:
-                return f"The user answered: {answer}"
+                return f"The user answered: {found}"
         return UNAVAILABLE
