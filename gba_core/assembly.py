@@ -25,10 +25,16 @@ from gba_core.tools import Tool, ToolMode
 class AgentModels:
     """The planner and the model specs a run uses, and why."""
 
-    planner: str
-    planner_spec: str
     tool_spec: str
     choice: PlannerChoice
+
+    @property
+    def planner(self) -> str:
+        return self.choice.planner
+
+    @property
+    def planner_spec(self) -> str:
+        return self.choice.llm_spec
 
     @property
     def note(self) -> str | None:
@@ -54,7 +60,7 @@ def choose_models(
     choice = choose_planner(planner, planner_spec, planner_source, tool_names, shipped_planners())
     if mode == "real":
         tool_spec = choose_tool_llm(tool_spec, tool_source, choice)
-    return AgentModels(choice.planner, choice.llm_spec, tool_spec, choice)
+    return AgentModels(tool_spec, choice)
 
 
 def build_agent(

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from gba_core.llm.base import Message
+
 # Bounds on free-text plan fields. A base model left unbounded can emit digits until
 # max_tokens cuts the JSON; a bound in the schema becomes a bound in the grammar.
 FIELD_MAX_CHARS = {
@@ -278,9 +280,16 @@ class TrainingExample(BaseModel):
         """The tool a planner step's target plan selects."""
         return str(json.loads(self.target)["selected_tool"])
 
-    def messages(self) -> list[dict[str, str]]:
-        """Prompt and completion as one chat, as plain dicts for chat templates."""
-        return [m.model_dump() for m in (*self.prompt, *self.completion)]
+    def prompt_messages(self) -> list[Message]:
+        """The prompt as chat templates and LLM backends take it."""
+        return [{"role": m.role, "content": m.content} for m in self.prompt]
+
+    def completion_messages(self) -> list[Message]:
+        return [{"role": m.role, "content": m.content} for m in self.completion]
+
+    def messages(self) -> list[Message]:
+        """Prompt and completion as one chat."""
+        return [*self.prompt_messages(), *self.completion_messages()]
 
     def to_json(self) -> str:
         """The row as the dataset file holds it: the fields that were given, in order."""

@@ -95,9 +95,9 @@ def encode(
     """Token ids and labels of each row; ``completion_only`` masks the prompt's labels."""
     encoded = Encoded()
     for row in rows:
-        prompt: list[Message] = [{"role": m.role, "content": m.content} for m in row.prompt]
-        completion: list[Message] = [{"role": m.role, "content": m.content} for m in row.completion]
-        prompt_text, completion_text = renderer.texts(prompt, completion)
+        prompt_text, completion_text = renderer.texts(
+            row.prompt_messages(), row.completion_messages()
+        )
         prompt_ids = renderer.tokenize(prompt_text)
         ids = renderer.tokenize(prompt_text + completion_text)
         # Tokens can merge across the boundary; the shared prefix is the prompt.
