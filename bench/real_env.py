@@ -197,7 +197,7 @@ def score(row: dict[str, Any], trajectory: Any, folder: Path, today: date) -> Ou
 class Runner:
     """Builds the agent for one configuration, as `gba run` does, and runs requests."""
 
-    def __init__(self, config: str, max_steps: int) -> None:
+    def __init__(self, config: str, max_steps: int, planner: str = "fine-tuned") -> None:
         from gba_core.assembly import choose_models
         from gba_core.config import DEFAULT_LLM
         from gba_core.registry import get_llm, load_toolset
@@ -216,7 +216,7 @@ class Runner:
             # Another build of the fine-tuned planner (a quantized export) in front of
             # the shipped tool roles: only the planner differs from "shipped".
             tool_spec = choose_models("fine-tuned", default, self.installed).tool_spec
-            self.planner, spec = "fine-tuned", config.removeprefix("planner=")
+            self.planner, spec = planner, config.removeprefix("planner=")
         elif config == "zero-shot":
             self.planner, spec = "zero-shot", DEFAULT_LLM
         else:
@@ -302,6 +302,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="also run the fine-tuned planner on SPEC (an export of it, say merged q8_0)"
         " with the shipped tool roles; repeatable",
     )
+    parser.add_argument(
+        "--planner",
+        default="fine-tuned",
+        help="the planner that drives --planner-llm (fine-tuned-brief for a brief-plan adapter)",
+    )
     parser.add_argument("--dates", default=",".join(DATES), help="comma-separated YYYY-MM-DD")
     parser.add_argument("--limit", type=int, default=None, help="the first N requests")
     parser.add_argument("--ids", default=None, help="comma-separated request ids")
@@ -320,7 +325,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report: dict[str, Any] = {"machine": os.uname().nodename, "dates": args.dates, "configs": {}}
     configs = args.config or ([] if args.planner_llm else list(CONFIGS[:2]))
     for config in [*configs, *(f"planner={spec}" for spec in args.planner_llm)]:
-        runner = Runner(config, args.max_steps)
+        runner = Runner(config, args.max_steps, args.planner)
         outcomes = []
         for today in dates:
             for row in rows:

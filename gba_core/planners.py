@@ -3,7 +3,9 @@ the installed tools; they differ in the prompt:
 
 * ``zero-shot`` lists every tool with its description;
 * ``fine-tuned`` lists nothing: a model fine-tuned on packaged trajectories knows the
-  tools already, so its prompt is short and fast.
+  tools already, so its prompt is short and fast;
+* ``fine-tuned-brief`` has the same prompt, and its plan is only the tool and the task,
+  so a step writes a third of the tokens.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ class PromptPlanner:
     """A planner defined by a prompt template and a plan schema.
 
     Subclasses (or plugins) set ``template`` / ``template_package``, ``teacher`` for the
-    teacher's plan fields, ``with_descriptions`` for tool descriptions in the prompt, and
-    ``tool_first`` for the order the plan is written in.
+    teacher's plan fields, ``with_descriptions`` for tool descriptions in the prompt,
+    ``tool_first`` for the order the plan is written in, and ``brief`` for a plan of only
+    the tool and the task.
     """
 
     template: str = "planner_zero_shot.j2"
@@ -55,6 +58,7 @@ class PromptPlanner:
     teacher: bool = False
     with_descriptions: bool = True
     tool_first: bool = True
+    brief: bool = False
 
     def __init__(
         self,
@@ -70,11 +74,11 @@ class PromptPlanner:
         self.tool_names = list(tools)
         self.tools = tool_descriptions(tools) if self.with_descriptions else self.tool_names
         self.schema: type[BaseModel] = plan_model(
-            self.tool_names, teacher=self.teacher, tool_first=self.tool_first
+            self.tool_names, teacher=self.teacher, tool_first=self.tool_first, brief=self.brief
         )
         self.temperature = temperature
         self.seed = seed
-        self.max_tokens = plan_token_budget(teacher=self.teacher)
+        self.max_tokens = plan_token_budget(teacher=self.teacher, brief=self.brief)
 
     def messages(
         self, request: str, scratchpad: Scratchpad, *, today: date | None = None
@@ -131,6 +135,14 @@ class ZeroShotPlanner(PromptPlanner):
 class FineTunedPlanner(PromptPlanner):
     template = "planner_fine_tuned.j2"
     with_descriptions = False
+
+
+class BriefPlanner(FineTunedPlanner):
+    """A fine-tuned planner that writes no summary and no thoughts. The tool comes first,
+    so they never shaped its choice; they only preceded the task, and they are where a
+    small model restated facts wrongly before copying them into the task."""
+
+    brief = True
 
 
 PlannerFactory = Callable[..., Planner]

@@ -33,15 +33,18 @@ class Plan(BaseModel):
     Untrained models reason first: the teacher's plan and the zero-shot planner's
     schema (``plan_model(..., tool_first=False)``) put the tool last; packaging reorders
     the teacher's plans.
+
+    A brief plan (``plan_model(..., brief=True)``) is only the tool and the task; its
+    summary and thoughts stay empty.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     selected_tool: str = Field(description="Name of the tool that performs the task.")
     context_information_summary: str = Field(
-        description="What is known so far from the request and previous results."
+        "", description="What is known so far from the request and previous results."
     )
-    thoughts: str = Field(description="Reasoning about what to do next.")
+    thoughts: str = Field("", description="Reasoning about what to do next.")
     task: str = Field(description="The next task, in plain words, for the selected tool.")
 
 
@@ -65,20 +68,38 @@ class TeacherPlan(BaseModel):
         return Plan(**self.model_dump(include=set(Plan.model_fields)))
 
 
+BRIEF_PLAN_FIELDS = ("selected_tool", "task")
+
+
+def plan_fields(
+    *, teacher: bool = False, tool_first: bool = True, brief: bool = False
+) -> list[str]:
+    """The fields a planner writes, in the order it writes them."""
+    if teacher:
+        return list(TeacherPlan.model_fields)
+    names = list(BRIEF_PLAN_FIELDS) if brief else list(Plan.model_fields)
+    if not tool_first:
+        names = [*(n for n in names if n != "selected_tool"), "selected_tool"]
+    return names
+
+
 def plan_model(
-    tool_names: Sequence[str], *, teacher: bool = False, tool_first: bool = True
+    tool_names: Sequence[str],
+    *,
+    teacher: bool = False,
+    tool_first: bool = True,
+    brief: bool = False,
 ) -> type[BaseModel]:
     """A plan model whose ``selected_tool`` only admits ``tool_names`` and whose strings
     are bounded, so a constrained decoder cannot produce a tool that does not exist.
 
     Its field order is the order a constrained decoder writes: ``Plan``'s (the tool
-    first), or with ``tool_first=False`` the tool last. The teacher's is always last."""
+    first), or with ``tool_first=False`` the tool last. The teacher's is always last.
+    ``brief`` leaves out the summary and the thoughts."""
     if not tool_names:
         raise ValueError("a plan needs at least one tool name")
     base = TeacherPlan if teacher else Plan
-    names = list(base.model_fields)
-    if not teacher and not tool_first:
-        names = [*(n for n in names if n != "selected_tool"), "selected_tool"]
+    names = plan_fields(teacher=teacher, tool_first=tool_first, brief=brief)
     fields: dict[str, Any] = {}
     for name in names:
         info = base.model_fields[name]
@@ -98,10 +119,10 @@ def plan_model(
     )
 
 
-def plan_token_budget(*, teacher: bool = False) -> int:
+def plan_token_budget(*, teacher: bool = False, brief: bool = False) -> int:
     """Tokens that always suffice for a whole plan: every token holds at least one
     character, so the bounded strings plus the JSON around them cannot exceed this."""
-    fields = TeacherPlan.model_fields if teacher else Plan.model_fields
+    fields = plan_fields(teacher=teacher, brief=brief)
     return sum(FIELD_MAX_CHARS.get(name, 0) for name in fields) + 128
 
 

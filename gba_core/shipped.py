@@ -24,6 +24,11 @@ from gba_core.errors import ConfigError
 
 MANIFEST = "manifest.json"
 
+# Planners whose prompt names no tools: without a trained model they would only guess.
+# On the embedded default either name runs the shipped planner, in the form its
+# manifest says it was trained on.
+TRAINED_PLANNERS = ("fine-tuned", "fine-tuned-brief")
+
 
 def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
@@ -188,7 +193,7 @@ def choose_planner(
         return PlannerChoice(
             requested or "zero-shot", planner_spec, f"the planner model from {spec_source}"
         )
-    if requested not in (None, "fine-tuned"):
+    if requested is not None and requested not in TRAINED_PLANNERS:
         return PlannerChoice(requested, planner_spec, "named on the command line")
     names = sorted(set(tool_names))
     candidates = [s for s in shipped.values() if s.manifest.base_llm == planner_spec]
@@ -206,9 +211,9 @@ def choose_planner(
         why = f"shipped planner {best.name!r} does not know {', '.join(missing)}"
     else:
         why = f"no shipped planner is installed for {planner_spec}"
-    if requested == "fine-tuned":
+    if requested is not None:
         raise ConfigError(
-            f"--planner fine-tuned needs a fine-tuned model ({why}): pass "
+            f"--planner {requested} needs a fine-tuned model ({why}): pass "
             "--planner-llm 'llama-cpp:BASE.gguf?lora=ADAPTER.gguf' (see `gba train export`)"
         )
     return PlannerChoice(

@@ -41,6 +41,12 @@ def recipe_arguments(description: str) -> argparse.Namespace:
     parser.add_argument("--grad-accum", default="4")
     parser.add_argument("--lora-layers", default="9")
     parser.add_argument("--max-steps", type=int, default=-1, help="overrides --epochs (tests)")
+    parser.add_argument(
+        "--planner",
+        choices=("fine-tuned", "fine-tuned-brief"),
+        default="fine-tuned-brief",
+        help="the planner the adapter is trained for (brief: plans of only the tool and task)",
+    )
     return parser.parse_args()
 
 
@@ -54,11 +60,12 @@ def main() -> None:
     started = time.perf_counter()
     dataset, planner_dir = work / "dataset", work / "planner"
     training = ["--max-steps", str(args.max_steps)] if args.max_steps > 0 else []
+    brief = ["--brief"] if args.planner == "fine-tuned-brief" else []
     recipe = [
         ["sim", "starter"],
         [
             "sim", "package", "--run", "starter", "--judge", "reference",
-            "--validation-split", "heldout", "--out", "DATASET",
+            "--validation-split", "heldout", *brief, "--out", "DATASET",
         ],
         [
             "train", "sft", "--dataset", "DATASET", "--out", "PLANNER",
@@ -86,13 +93,13 @@ def main() -> None:
     stage(
         "eval-steps",
         [
-            "train", "eval-steps", "--dataset", str(dataset), "--planner", "fine-tuned",
+            "train", "eval-steps", "--dataset", str(dataset), "--planner", args.planner,
             "--planner-llm", tuned, "--runs", "1", "--temperature", "0", "--json", str(report),
         ],
         times,
     )  # fmt: skip
     summary = json.loads(report.read_text())["summary"]
-    write_model(args.out, adapter, dataset, recipe, summary)
+    write_model(args.out, adapter, dataset, recipe, summary, planner=args.planner)
     print(
         f"\nshipped planner written to {args.out} in {(time.perf_counter() - started) / 60:.1f} min"
     )
@@ -100,7 +107,13 @@ def main() -> None:
 
 
 def write_model(
-    out: Path, adapter: Path, dataset: Path, recipe: list[list[str]], summary: dict
+    out: Path,
+    adapter: Path,
+    dataset: Path,
+    recipe: list[list[str]],
+    summary: dict,
+    *,
+    planner: str = "fine-tuned",
 ) -> None:
     from gba_core import __version__
     from gba_core.llm.embedded import EMBEDDED_MODELS
@@ -126,6 +139,7 @@ def write_model(
     shutil.copyfile(adapter, out / "adapter.gguf")
     manifest = PlannerManifest(
         name=NAME,
+        planner=planner,
         base_llm=BASE,
         base_sha256=base_package.EXPECTED_SHA256,
         adapter="adapter.gguf",

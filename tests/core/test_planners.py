@@ -7,7 +7,7 @@ import pytest
 from gba_core.errors import ConfigError, InvalidOutputError
 from gba_core.llm.formats import format_plain
 from gba_core.llm.scripted import ScriptedLLM
-from gba_core.planners import FineTunedPlanner, ZeroShotPlanner
+from gba_core.planners import BriefPlanner, FineTunedPlanner, ZeroShotPlanner
 from gba_core.registry import get_planner
 from gba_core.schema import Plan, ScratchpadEntry
 from gba_core.tools import SimulatedTool
@@ -97,8 +97,28 @@ def test_the_fine_tuned_planner_writes_the_tool_first_the_zero_shot_one_last():
         assert type(result.plan) is Plan and result.plan == Plan(**PLAN)
 
 
+def test_the_brief_planner_writes_only_the_tool_and_the_task():
+    brief = {"selected_tool": "search_wikipedia", "task": "Find the height of the Eiffel Tower."}
+    llm = ScriptedLLM([brief])
+    planner = BriefPlanner(TOOLS, llm)
+    result = planner.plan("How tall is the Eiffel Tower?", [])
+    schema = llm.calls[0].schema.model_json_schema()
+    assert list(schema["properties"]) == ["selected_tool", "task"]
+    assert schema["properties"]["selected_tool"]["enum"] == list(TOOLS)
+    assert type(result.plan) is Plan and result.plan == Plan(**brief)
+    assert result.plan.thoughts == result.plan.context_information_summary == ""
+    # Its prompt is the fine-tuned planner's; its budget is that of the shorter plan.
+    full = FineTunedPlanner(TOOLS, ScriptedLLM())
+    assert planner.messages("How tall?", []) == full.messages("How tall?", [])
+    assert planner.max_tokens < full.max_tokens / 2
+    # A summary the plan has no room for is invalid output, not silently dropped.
+    with pytest.raises(InvalidOutputError):
+        BriefPlanner(TOOLS, ScriptedLLM([PLAN])).plan("x", [])
+
+
 def test_get_planner_by_name_and_unknown_name():
     planner = get_planner("fine-tuned", tools=TOOLS, llm=ScriptedLLM())
     assert isinstance(planner, FineTunedPlanner)
+    assert isinstance(get_planner("fine-tuned-brief", tools=TOOLS, llm=ScriptedLLM()), BriefPlanner)
     with pytest.raises(ConfigError, match="unknown planner 'nope'"):
         get_planner("nope", tools=TOOLS, llm=ScriptedLLM())

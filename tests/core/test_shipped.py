@@ -40,11 +40,14 @@ def tool_roles_model():
     )
 
 
-def write_shipped(folder, tools, *, name="test-planner", base=BASE, tool_roles=None):
+def write_shipped(
+    folder, tools, *, name="test-planner", base=BASE, tool_roles=None, planner="fine-tuned"
+):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "adapter.gguf").write_bytes(b"GGUF")
     manifest = PlannerManifest(
         name=name,
+        planner=planner,
         base_llm=base,
         base_sha256="0" * 64,
         adapter="adapter.gguf",
@@ -87,6 +90,15 @@ def test_fine_tuned_without_a_model_uses_the_shipped_one_or_says_what_to_pass(tm
     assert "news" in str(error.value) and "\n" not in str(error.value)
     with pytest.raises(ConfigError, match="no shipped planner"):
         choose_planner("fine-tuned", BASE, "default", ["final_answer"], {})
+
+
+def test_a_shipped_brief_planner_runs_as_the_brief_planner_under_either_name(tmp_path):
+    shipped = {"p": write_shipped(tmp_path / "p", ["final_answer"], planner="fine-tuned-brief")}
+    for requested in (None, "fine-tuned", "fine-tuned-brief"):
+        choice = choose_planner(requested, BASE, "default", ["final_answer"], shipped)
+        assert choice.planner == "fine-tuned-brief" and choice.shipped is shipped["p"]
+    with pytest.raises(ConfigError, match="--planner fine-tuned-brief needs a fine-tuned model"):
+        choose_planner("fine-tuned-brief", BASE, "default", ["final_answer"], {})
 
 
 def test_a_model_the_user_chose_wins_over_a_shipped_planner(tmp_path):

@@ -46,16 +46,21 @@ def test_it_knows_every_installed_tool_as_described_now(shipped):
 def test_it_was_trained_on_the_data_the_repository_packages_now(shipped, tmp_path):
     env = {**os.environ, "GBA_SIM_DB": str(tmp_path / "runs.sqlite")}
     out = tmp_path / "dataset"
-    package = ["sim", "package", "--run", "starter", "--judge", "reference"]
-    for args in (
-        ["sim", "starter"],
-        [*package, "--validation-split", "heldout", "--out", str(out)],
-    ):
+    # Packaged as the manifest's recipe says (its plan form included), from today's data.
+    starter, package = shipped.manifest.recipe[:2]
+    assert starter == "gba sim starter" and package.startswith("gba sim package ")
+    for command in (starter, package):
+        args = [str(out) if part == "DATASET" else part for part in command.split()[1:]]
         done = subprocess.run([*gba(), *args], env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-2000:]
     assert dataset_sha256(out / "train.prompt_completion.jsonl") == (
         shipped.manifest.dataset_sha256
     ), REBUILD
+
+
+def test_its_planner_writes_plans_in_the_form_it_was_trained_on(shipped):
+    brief = "--brief" in shipped.manifest.recipe[1].split()
+    assert shipped.manifest.planner == ("fine-tuned-brief" if brief else "fine-tuned")
 
 
 ROLES_REBUILD = (

@@ -77,6 +77,24 @@ def test_gba_sim_starter_loads_once_and_packages_its_fixed_split(tmp_path):
         assert example["today"] == today[example["trajectory_id"]]
         assert f"{example['today']}.\nRequest: " in example["prompt"][-1]["content"]
 
+    # --brief: the same examples, each plan only its tool and task, as the teacher wrote them.
+    brief_out = tmp_path / "brief"
+    brief = runner.invoke(
+        cli, [*args, "--out", str(brief_out), "--validation-split", "heldout", "--brief"]
+    )
+    assert brief.exit_code == 0, brief.output
+    full_rows = [json.loads(line) for line in validation]
+    brief_rows = [
+        json.loads(line)
+        for line in (brief_out / "validation.prompt_completion.jsonl").read_text().splitlines()
+    ]
+    assert [r["prompt"] for r in brief_rows] == [r["prompt"] for r in full_rows]
+    for full_row, brief_row in zip(full_rows, brief_rows, strict=True):
+        full_plan = json.loads(full_row["completion"][0]["content"])
+        brief_plan = json.loads(brief_row["completion"][0]["content"])
+        assert list(brief_plan) == ["selected_tool", "task"]
+        assert brief_plan == {k: full_plan[k] for k in ("selected_tool", "task")}
+
 
 def test_starter_trajectories_with_tools_not_installed_are_left_out(tmp_path):
     data = rows()[:2]

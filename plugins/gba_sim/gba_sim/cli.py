@@ -187,7 +187,7 @@ def trajectories(
 
     from gba_core.config import llm_spec_for
     from gba_core.registry import load_toolset, planner_factory, shipped_planners
-    from gba_core.shipped import choose_planner
+    from gba_core.shipped import TRAINED_PLANNERS, choose_planner
 
     from .db import RunsDB
     from .trajectories import RunConfig
@@ -201,10 +201,12 @@ def trajectories(
     }
     role = "teacher" if planner == "teacher" else "planner"
     planner_spec, source = llm_spec_for(role, choices)
-    if planner == "fine-tuned":  # never the bare base model without tool descriptions
-        planner_spec = choose_planner(
+    if planner in TRAINED_PLANNERS:  # never the bare base model without tool descriptions
+        # A shipped planner runs in the plan form it was trained on.
+        choice = choose_planner(
             planner, planner_spec, source, load_toolset().names, shipped_planners()
-        ).llm_spec
+        )
+        planner, planner_spec = choice.planner, choice.llm_spec
     config = RunConfig(
         run_id=run_id or f"{planner}-seed{seed}",
         planner=planner,

@@ -115,9 +115,9 @@ def eval_(
     planner_spec, source = llm_spec_for("planner", {"planner": planner_llm})
     # The fine-tuned planner on the bare base model would only guess: the shipped
     # planner stands in, or the user is told what to pass.
-    planner_spec = choose_planner(
-        planner, planner_spec, source, load_toolset().names, shipped_planners()
-    ).llm_spec
+    choice = choose_planner(planner, planner_spec, source, load_toolset().names, shipped_planners())
+    # A shipped planner runs in the plan form it was trained on.
+    planner, planner_spec = choice.planner, choice.llm_spec
     simulator_spec = llm_spec_for("simulator", {"simulator": simulator_llm})[0]
     judge_spec = llm_spec_for("judge", {"judge": judge_llm})[0]
     db = RunsDB(db_path)

@@ -136,6 +136,12 @@ def rate(
     help="Trajectory statuses to package (repeat for several).",
 )
 @click.option(
+    "--brief",
+    is_flag=True,
+    help="Plans of only the tool and the task, for the fine-tuned-brief planner (default:"
+    " the fine-tuned planner's plans, with their summary and thoughts).",
+)
+@click.option(
     "--tokenizer",
     metavar="SPEC",
     default=None,
@@ -159,6 +165,7 @@ def package(
     validation_split: str | None,
     seed: int,
     statuses: tuple[str, ...],
+    brief: bool,
     tokenizer: str | None,
     max_tokens: int,
 ) -> None:
@@ -192,6 +199,7 @@ def package(
         max_tokens=max_tokens if measure else None,
         statuses=statuses,
         overwrite=overwrite,
+        brief=brief,
     )
     kept = report.trajectories["kept"]
     dropped = ", ".join(

@@ -3,7 +3,8 @@ fine-tuned planner.
 
 One example per step: the prompt is the fine-tuned planner's, rendered by gba_core's one
 renderer (the request and the steps so far, no tool descriptions), and the completion is
-the plan the teacher wrote without its teacher-only fields, as JSON. Trajectories are
+the plan the teacher wrote without its teacher-only fields, as JSON (with ``brief``, only
+its tool and task, for the ``fine-tuned-brief`` planner). Trajectories are
 filtered by the judge's rating, deduplicated by request, and split into train and
 validation **by trajectory**, so no request has steps on both sides.
 """
@@ -21,7 +22,14 @@ from gba_core.errors import ConfigError
 from gba_core.llm.base import Message
 from gba_core.planners import FineTunedPlanner
 from gba_core.prompts import render_planner_prompt
-from gba_core.schema import Plan, TeacherPlan, TrainingExample, Trajectory, scratchpad_of
+from gba_core.schema import (
+    BRIEF_PLAN_FIELDS,
+    Plan,
+    TeacherPlan,
+    TrainingExample,
+    Trajectory,
+    scratchpad_of,
+)
 
 from .db import RunsDB
 from .outdir import check_out, replacing
@@ -35,14 +43,19 @@ class PackageReport:
     max_tokens: int | None = None
 
 
-def completion_text(plan: Plan | TeacherPlan) -> str:
-    """The plan as the fine-tuned planner should write it."""
+def completion_text(plan: Plan | TeacherPlan, *, brief: bool = False) -> str:
+    """The plan as the fine-tuned planner should write it (brief: tool and task only)."""
     if isinstance(plan, TeacherPlan):
         plan = plan.to_plan()
-    return json.dumps(plan.model_dump(), ensure_ascii=False)
+    fields = plan.model_dump()
+    if brief:
+        fields = {name: fields[name] for name in BRIEF_PLAN_FIELDS}
+    return json.dumps(fields, ensure_ascii=False)
 
 
-def examples_of(trajectory: Trajectory, tools: list[str]) -> list[TrainingExample]:
+def examples_of(
+    trajectory: Trajectory, tools: list[str], *, brief: bool = False
+) -> list[TrainingExample]:
     out = []
     for index, step in enumerate(trajectory.steps):
         if step.plan is None:
@@ -60,7 +73,9 @@ def examples_of(trajectory: Trajectory, tools: list[str]) -> list[TrainingExampl
             TrainingExample.model_validate(
                 {
                     "prompt": prompt,
-                    "completion": [{"role": "assistant", "content": completion_text(step.plan)}],
+                    "completion": [
+                        {"role": "assistant", "content": completion_text(step.plan, brief=brief)}
+                    ],
                     "trajectory_id": trajectory.id,
                     "step": index,
                     # What any planner needs to plan this step again (gba train eval-steps).
@@ -129,6 +144,7 @@ def package(
     hf: bool = True,
     statuses: tuple[str, ...] = ("completed",),
     overwrite: bool = False,
+    brief: bool = False,
 ) -> PackageReport:
     check_out(out, overwrite=overwrite)
     report = PackageReport(max_tokens=max_tokens)
@@ -149,7 +165,7 @@ def package(
     seen: set[str] = set()
     for trajectory in trajectories:
         split = "validation" if trajectory.id in validation else "train"
-        for example in examples_of(trajectory, tools):
+        for example in examples_of(trajectory, tools, brief=brief):
             key = json.dumps(example.messages(), sort_keys=True)
             if key in seen:
                 report.examples["dropped: duplicate example"] += 1
@@ -196,6 +212,7 @@ def package(
                     "val_size": val_size,
                     "validation_split": validation_split,
                     "seed": seed,
+                    "brief": brief,
                     "trajectories": dict(report.trajectories),
                     "examples": dict(report.examples),
                     "too_long": dict(report.too_long),

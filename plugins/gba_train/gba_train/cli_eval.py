@@ -184,6 +184,12 @@ def eval_steps(
     " as gba ships it). The first is the one the others are compared with step by step.",
 )
 @click.option("--base", default=None, help="The base GGUF (default: from report.json).")
+@click.option(
+    "--planner",
+    default="fine-tuned",
+    show_default=True,
+    help="The planner the adapter was trained for (fine-tuned-brief: `gba sim package --brief`).",
+)
 @click.option("--split", default="validation", show_default=True, help="Dataset split.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="At most this many steps.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
@@ -192,6 +198,7 @@ def eval_quant(
     dataset: Path,
     names: tuple[str, ...],
     base: str | None,
+    planner: str,
     split: str,
     limit: int | None,
     json_path: Path | None,
@@ -232,18 +239,18 @@ def eval_quant(
             task = progress.add_task(variant.name, total=len(rows))
 
             def planner_for(_run: int, llm: Any = llm) -> Any:
-                return get_planner("fine-tuned", tools=tools, llm=llm)
+                return get_planner(planner, tools=tools, llm=llm)
 
             def advance(task: Any = task, progress: Any = progress) -> None:
                 progress.advance(task)
 
             reports.append(
                 evaluate_steps(
-                    rows, planner_for, planner="fine-tuned", llm=variant.spec, on_step=advance
+                    rows, planner_for, planner=planner, llm=variant.spec, on_step=advance
                 )
             )
     table_rows = comparison(built, reports)
-    table = Table(title=f"fine-tuned planner on {len(rows)} {split} steps, greedy")
+    table = Table(title=f"{planner} planner on {len(rows)} {split} steps, greedy")
     for column in (
         "variant",
         "MB",
