@@ -7,7 +7,7 @@ Every stage is a `gba` command, printed before it runs; the manifest records the
 base model's and the adapter's sha256, each installed tool's description hash and the
 packaged dataset's hash, so tests can tell when the shipped adapter has gone stale.
 
-    .venv/bin/python scripts/ship_planner.py                  # about 85 minutes on 2 cores
+    .venv/bin/python scripts/ship_planner.py                  # about 55 minutes on 2 cores
     .venv/bin/python scripts/ship_planner.py --work ship-work  # resumable work folder
 """
 

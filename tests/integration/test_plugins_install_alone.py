@@ -92,4 +92,6 @@ def test_the_shipped_planner_installs_alone_without_torch_and_is_the_default(tmp
     shown = json.loads(out.stdout)
     assert [s["name"] for s in shown["shipped"]] == ["gemma-3-270m-planner"]
     assert Path(shown["shipped"][0]["adapter"]).is_file()  # the adapter ships in the wheel
-    assert shown["default"]["planner"] == "fine-tuned"
+    # It drives the planner it was trained for (its manifest says which plan form).
+    assert shown["default"]["planner"] == shown["shipped"][0]["planner"]
+    assert shown["default"]["planner"] in ("fine-tuned", "fine-tuned-brief")

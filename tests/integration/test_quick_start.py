@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from gba_core.registry import shipped_planners
 from gba_core.schema import Trajectory
 
 QUESTION = "Who directed the film Jaws?"
@@ -32,7 +33,8 @@ def test_the_quick_start_question_is_answered(today, monkeypatch):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     trajectory = Trajectory.model_validate(json.loads(proc.stdout))
-    assert trajectory.planner == "fine-tuned" and "lora=" in trajectory.planner_llm
+    shipped = shipped_planners()["gemma-3-270m-planner"]
+    assert trajectory.planner == shipped.manifest.planner and "lora=" in trajectory.planner_llm
     assert trajectory.today.isoformat() == today
     assert trajectory.status == "completed", [s.plan for s in trajectory.steps]
     assert "Spielberg" in trajectory.final_answer
