@@ -30,7 +30,7 @@ MODEL_DIR = ROOT / "plugins" / "gba_planner_270m" / "gba_planner_270m" / "model"
 NAME = "gemma-3-270m-planner"
 
 
-def recipe_arguments(description: str) -> argparse.Namespace:
+def recipe_arguments(description: str, *, planner: bool = False) -> argparse.Namespace:
     """The work folder, the model folder and the training recipe shared by the ship
     scripts (the shipped adapters are built alike)."""
     parser = argparse.ArgumentParser(description=description)
@@ -41,17 +41,18 @@ def recipe_arguments(description: str) -> argparse.Namespace:
     parser.add_argument("--grad-accum", default="4")
     parser.add_argument("--lora-layers", default="9")
     parser.add_argument("--max-steps", type=int, default=-1, help="overrides --epochs (tests)")
-    parser.add_argument(
-        "--planner",
-        choices=("fine-tuned", "fine-tuned-brief"),
-        default="fine-tuned-brief",
-        help="the planner the adapter is trained for (brief: plans of only the tool and task)",
-    )
+    if planner:  # the planner's form is the planner script's choice, not the roles'
+        parser.add_argument(
+            "--planner",
+            choices=("fine-tuned", "fine-tuned-brief"),
+            default="fine-tuned-brief",
+            help="the planner the adapter is trained for (brief: plans of only the tool and task)",
+        )
     return parser.parse_args()
 
 
 def main() -> None:
-    args = recipe_arguments(__doc__.split("\n\n")[0])
+    args = recipe_arguments(__doc__.split("\n\n")[0], planner=True)
     work = args.work or Path(tempfile.mkdtemp(prefix="gba-ship-"))
     work.mkdir(parents=True, exist_ok=True)
     os.environ["GBA_SIM_DB"] = str(work / "runs.sqlite")
