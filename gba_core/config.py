@@ -12,16 +12,18 @@ judge. For each role the first of these wins:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import sys
 import tomllib
+import types
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from gba_core.errors import ConfigError
+from gba_core.errors import ConfigError, SettingError
 
 ROLES = ("planner", "tool", "simulator", "teacher", "judge")
 DEFAULT_LLM = "llama-cpp:gemma-3-270m"
@@ -104,25 +106,82 @@ def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in TRUE_WORDS
 
 
-def plugin_setting(section: str, name: str, defaults: Mapping[str, Any]) -> Any:
-    """A plugin's setting: ``GBA_<NAME>`` in the environment, else ``[section] <name>`` in
-    gba.toml, else ``defaults[name]``. Values from the environment or file are converted to
-    the type of a numeric default."""
-    default = defaults[name]
-    value: Any = os.environ.get(f"GBA_{name.upper()}")
-    if value is None:
-        table = load_file_config().get(section, {})
-        if not isinstance(table, dict):
-            raise ConfigError(f"{config_path()}: [{section}] must be a table")
-        warn_unknown_keys(section, table, defaults)
-        value = table.get(name)
-    if value is None:
-        return default
-    if isinstance(default, bool):
-        return str(value).strip().lower() in TRUE_WORDS
-    if isinstance(default, int | float):
+S = TypeVar("S")
+
+
+def setting_types(cls: type, prefix: str = "") -> dict[str, Any]:
+    """The settings a dataclass reads, key -> type: its fields, and a nested dataclass's
+    fields under ``<field>_`` (or the field's ``metadata["prefix"]``). A field with
+    ``metadata={"setting": False}`` is no setting (the sandbox's ``network``, decided per
+    call)."""
+    hints = get_type_hints(cls)
+    names: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if not f.metadata.get("setting", True):
+            continue
+        kind = hints[f.name]
+        if dataclasses.is_dataclass(kind):
+            inner = f.metadata.get("prefix", f"{f.name}_")
+            names.update(setting_types(kind, prefix + inner))  # type: ignore[arg-type]
+        else:
+            names[prefix + f.name] = kind
+    return names
+
+
+def _convert(key: str, kind: Any, value: Any) -> Any:
+    """``value`` (text from the environment, or a TOML value) as a ``kind``."""
+    optional = get_origin(kind) in (Union, types.UnionType) and type(None) in get_args(kind)
+    if optional:
+        if value is None or value == "":
+            return None
+        kind = next(a for a in get_args(kind) if a is not type(None))
+    if kind is bool:
+        return value if isinstance(value, bool) else str(value).strip().lower() in TRUE_WORDS
+    if kind in (int, float):
         try:
-            return type(default)(value)
-        except ValueError:
-            raise ConfigError(f"setting {name}: {value!r} is not a number") from None
+            return kind(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"setting {key}: {value!r} is not a number") from None
+    if kind is Path:
+        return Path(str(value)).expanduser()
+    if kind is str:
+        return str(value)
     return value
+
+
+def _build(cls: type[S], values: Mapping[str, Any], prefix: str = "") -> S:
+    hints = get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if not f.metadata.get("setting", True):
+            continue
+        kind = hints[f.name]
+        if dataclasses.is_dataclass(kind):
+            inner = f.metadata.get("prefix", f"{f.name}_")
+            kwargs[f.name] = _build(kind, values, prefix + inner)  # type: ignore[arg-type]
+        elif prefix + f.name in values:
+            kwargs[f.name] = values[prefix + f.name]
+    try:
+        return cls(**kwargs)
+    except SettingError as exc:
+        raise ConfigError(f"setting {prefix}{exc.field}: {exc.reason}") from None
+
+
+def load_settings(section: str, cls: type[S]) -> S:
+    """A plugin's settings: ``cls`` (a frozen dataclass whose defaults are the defaults)
+    filled from ``GBA_<KEY>`` in the environment, else ``[section] <key>`` in gba.toml.
+    Values are converted to the fields' types; a value that cannot be, or that the
+    class's own checks refuse, is a ``ConfigError`` naming the setting."""
+    names = setting_types(cls)
+    table = load_file_config().get(section, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{config_path()}: [{section}] must be a table")
+    warn_unknown_keys(section, table, names)
+    values: dict[str, Any] = {}
+    for key, kind in names.items():
+        raw: Any = os.environ.get(f"GBA_{key.upper()}")
+        if raw is None:
+            raw = table.get(key)
+        if raw is not None:
+            values[key] = _convert(key, kind, raw)
+    return _build(cls, values)

@@ -13,6 +13,16 @@ class ConfigError(GbaError):
     """A bad option, spec, path or configuration value."""
 
 
+class SettingError(ConfigError):
+    """A settings class refusing one of its own values: which field, and why.
+    ``config.load_settings`` names the setting key it was read from."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
 class LLMError(GbaError):
     """An LLM call failed after the backend's retries."""
 

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
 
+from gba_core.errors import SettingError
 from gba_core.sandbox_cgroup import call_group
 
 CHILD = Path(__file__).with_name("_sandbox_child.py")
@@ -46,6 +47,9 @@ class SandboxUnavailableError(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
+    """What one sandboxed call may use. These are the defaults; plugins read their
+    users' values into it (``sandbox_*`` settings, ``config.load_settings``)."""
+
     cpu_seconds: int = 10
     wall_seconds: float = 20.0
     memory_mb: int = 512
@@ -56,9 +60,15 @@ class Limits:
     inodes: int = 4096
     open_files: int = 64
     output_bytes: int = 16_000
-    network: bool = False
+    # Decided per call by the code that runs it, never by a setting.
+    network: bool = field(default=False, metadata={"setting": False})
     # Run even where namespaces are unavailable (limits, empty env and work dir only).
     allow_weak_isolation: bool = False
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not isinstance(value, bool) and value <= 0:
+                raise SettingError(name, f"must be more than 0, got {value!r}")
 
 
 @dataclass

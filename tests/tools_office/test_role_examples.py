@@ -11,7 +11,7 @@ import pytest
 from gba_core.sandbox import run_python
 from gba_tools_office.calendar import create_event_tool
 from gba_tools_office.mail import send_email_tool
-from gba_tools_office.settings import sandbox_limits
+from gba_tools_office.settings import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "plugins" / "gba_tools_office" / "gba_tools_office" / "role_examples"
@@ -29,7 +29,7 @@ ARGS = rows("function_arguments.jsonl")
 def test_every_calculation_gives_its_expected_value():
     wrong = []
     for row in CALC:
-        outcome = run_python(PRELUDE + row["target"]["code"], limits=sandbox_limits())
+        outcome = run_python(PRELUDE + row["target"]["code"], limits=settings().sandbox)
         value = json.loads(outcome.files.get("result.json") or "null")
         expected = row["expected"]
         if isinstance(expected, list):

@@ -10,7 +10,7 @@ from gba_core.cli import cli
     ("variable", "value", "message"),
     [
         ("GBA_SMTP_SECURITY", "tls", "setting smtp_security: 'tls' is not one of starttls"),
-        ("GBA_SMTP_PORT", "twenty-five", "setting smtp_port: 'twenty-five' is not a port"),
+        ("GBA_SMTP_PORT", "twenty-five", "setting smtp_port: 'twenty-five' is not a number"),
         ("GBA_SANDBOX_MEMORY_MB", "lots", "setting sandbox_memory_mb: 'lots' is not a number"),
         ("GBA_SANDBOX_WALL_SECONDS", "0", "setting sandbox_wall_seconds: must be more than 0"),
     ],

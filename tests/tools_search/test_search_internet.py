@@ -124,7 +124,7 @@ def loopback_allowed(monkeypatch):
 
 
 def limits(**overrides):
-    return FetchLimits(**{"timeout": 2.0, "allow_private": True, **overrides})
+    return FetchLimits(**{"fetch_timeout": 2.0, "fetch_private_addresses": True, **overrides})
 
 
 def fetch(site, path, **overrides):
@@ -145,13 +145,13 @@ def test_pages_are_fetched_within_their_limits(site):
         fetch(site, "/missing")
     started = time.monotonic()
     with pytest.raises(FetchError, match="timed out after 1 s"):
-        fetch(site, "/slow", timeout=1.0)
+        fetch(site, "/slow", fetch_timeout=1.0)
     assert time.monotonic() - started < 3
 
 
 def test_a_50_mb_page_is_cut_at_the_size_cap(site):
     started = time.monotonic()
-    _, body, truncated = fetch(site, "/huge", max_bytes=1_000_000)
+    _, body, truncated = fetch(site, "/huge", max_page_bytes=1_000_000)
     assert truncated and len(body) == 1_000_000
     assert time.monotonic() - started < 10
     for _ in range(50):  # the server sees the connection dropped, not the page read out
@@ -162,7 +162,7 @@ def test_a_50_mb_page_is_cut_at_the_size_cap(site):
 
 
 def test_a_compressed_page_expands_only_up_to_the_cap(site):
-    _, body, truncated = fetch(site, "/gzip-bomb", max_bytes=1_000_000)
+    _, body, truncated = fetch(site, "/gzip-bomb", max_page_bytes=1_000_000)
     assert truncated and len(body) == 1_000_000 and body.startswith(b"<p>aaa")
 
 
@@ -181,7 +181,7 @@ def test_malformed_result_links_are_skipped_not_fatal(site, loopback_allowed):
 
     for bad in ("http://x:99999/", "http://[::1/", "http://" + "a" * 70 + ".example/"):
         with pytest.raises(FetchError):
-            fetch_page(None, bad, limits(allow_private=False))
+            fetch_page(None, bad, limits(fetch_private_addresses=False))
     original = internet.searxng_search
 
     def with_bad_links(endpoint, query, timeout):
@@ -211,14 +211,14 @@ def test_every_redirect_hop_is_checked_for_private_networks(site, monkeypatch):
         return real(host, port)
 
     monkeypatch.setattr(internet, "resolve", resolve)
-    assert fetch(site, "/good", allow_private=False)[0] == "text/html"
+    assert fetch(site, "/good", fetch_private_addresses=False)[0] == "text/html"
     with pytest.raises(FetchError, match="localhost is in a private network"):
-        fetch(site, "/to-local", allow_private=False)
+        fetch(site, "/to-local", fetch_private_addresses=False)
 
 
 def test_links_into_private_networks_are_refused_unless_allowed(site):
     with pytest.raises(FetchError, match="private network; not fetched"):
-        fetch(site, "/good", allow_private=False)
+        fetch(site, "/good", fetch_private_addresses=False)
     with pytest.raises(FetchError, match="not an http"):
         fetch_page(None, "file:///etc/passwd", limits())
 

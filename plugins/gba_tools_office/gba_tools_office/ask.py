@@ -10,7 +10,7 @@ from gba_core.errors import ConfigError
 from gba_core.schema import Scratchpad
 from gba_core.tools import Tool, ToolContext
 
-from .settings import setting
+from .settings import settings
 
 DESCRIPTION = (
     "Ask the user a question when information only they have is missing (preferences, "
@@ -47,7 +47,7 @@ class AskUser(Tool):
                 f"The agent asks: {task}\nYour answer", default="", show_default=False, err=True
             )
             return f"The user answered: {answer}" if answer.strip() else "The user gave no answer."
-        answers = ctx.options.ask_user_answers or setting("ask_user_answers")
+        answers = ctx.options.ask_user_answers or settings().ask_user_answers
         if answers:
             found = file_answer(task, Path(answers).expanduser())
             if found is not None:

@@ -13,7 +13,7 @@ from gba_core.sandbox import run_shell
 from gba_core.schema import Scratchpad
 from gba_core.tools import Tool, ToolContext, ToolOptions
 
-from .settings import sandbox_limits
+from .settings import settings
 
 DESCRIPTION = (
     "Run a shell command in a sandbox (no network, only a temporary directory is "
@@ -29,7 +29,7 @@ def right_output(example: RoleExample, output: Output) -> bool:
     """A command is right when its output in the sandbox has what the example expects."""
     if not isinstance(output, Command):
         return False
-    outcome = run_shell(output.command, limits=sandbox_limits())
+    outcome = run_shell(output.command, limits=settings().sandbox)
     return outcome.ok and all(re.search(p, outcome.stdout, re.I) for p in example.expected)
 
 
@@ -79,7 +79,7 @@ class UseBash(Tool):
                 "Refused: running shell commands needs the user's permission "
                 "(gba run --allow-bash, or confirm on a terminal)."
             )
-        outcome = run_shell(command, limits=sandbox_limits())
+        outcome = run_shell(command, limits=settings().sandbox)
         parts = [f"$ {command}"]
         if outcome.stdout.strip():
             parts.append(outcome.stdout.rstrip())

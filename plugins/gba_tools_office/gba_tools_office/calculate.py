@@ -12,7 +12,7 @@ from gba_core.sandbox import run_python
 from gba_core.schema import Scratchpad
 from gba_core.tools import Tool, ToolContext
 
-from .settings import sandbox_limits
+from .settings import settings
 
 DESCRIPTION = (
     "Compute a number (or a list of numbers) from numbers in the task or in earlier "
@@ -31,7 +31,7 @@ def _is_number(value: object) -> bool:
 def compute(code: str) -> float | list[float] | str:
     """The number (or list) the code sets as ``result`` in the sandbox, or the error
     text for the planner."""
-    outcome = run_python(code, limits=sandbox_limits())
+    outcome = run_python(code, limits=settings().sandbox)
     if not outcome.ok:
         return f"Error: the calculation failed: {outcome.describe_failure()}"
     raw = outcome.files.get("result.json")

@@ -10,7 +10,7 @@ from typing import Any
 
 from gba_core.tools import FunctionTool, ToolOptions
 
-from .settings import data_dir, setting
+from .settings import data_dir, settings
 
 
 def _vevent(
@@ -36,7 +36,7 @@ def _vevent(
 
 
 def ics_path() -> Path:
-    return Path(setting("ics_path") or data_dir() / "calendar.ics").expanduser()
+    return settings().ics_path or data_dir() / "calendar.ics"
 
 
 def add_to_ics(path: Path, event: Any) -> None:
@@ -63,12 +63,13 @@ def add_to_caldav(event: Any) -> str:
     import caldav
     from icalendar import Calendar
 
+    config = settings()
     client = caldav.DAVClient(  # type: ignore[operator]  # caldav's own types say object
-        url=setting("caldav_url"),
-        username=setting("caldav_user"),
-        password=setting("caldav_password"),
+        url=config.caldav_url,
+        username=config.caldav_user,
+        password=config.caldav_password,
     )
-    wanted = setting("caldav_calendar")
+    wanted = config.caldav_calendar
     calendars = client.principal().calendars()
     if not calendars:
         raise RuntimeError("the CalDAV account has no calendar")
@@ -111,7 +112,7 @@ def create_event(
         end = start + dt.timedelta(minutes=max(duration_minutes, 1))
     event = _vevent(title, start, end, location, description)
     when = f"{date.isoformat()}" + (f" {time.strftime('%H:%M')}" if time else " (all day)")
-    if setting("caldav_url"):
+    if settings().caldav_url:
         calendar = add_to_caldav(event)
         return f"Event '{title}' created for {when} in CalDAV calendar {calendar}."
     path = ics_path()
@@ -121,7 +122,8 @@ def create_event(
 
 class CreateEvent(FunctionTool):
     def unavailable(self, *, interactive: bool, options: ToolOptions) -> str | None:
-        if setting("caldav_url") and setting("caldav_user") and not setting("caldav_password"):
+        config = settings()
+        if config.caldav_url and config.caldav_user and not config.caldav_password:
             return "caldav_user is set but caldav_password is not"
         return None
 

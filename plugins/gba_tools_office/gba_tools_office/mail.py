@@ -10,15 +10,14 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from gba_core.errors import ConfigError
 from gba_core.tools import FunctionTool
 
-from .settings import data_dir, setting
+from .settings import data_dir, settings
 
 
 def _message(recipient: str, subject: str, body: str) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = setting("email_from")
+    message["From"] = settings().email_from
     message["To"] = recipient
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=True)
@@ -28,12 +27,10 @@ def _message(recipient: str, subject: str, body: str) -> EmailMessage:
 
 
 def _smtp_send(message: EmailMessage) -> str:
-    host = setting("smtp_host")
-    security = str(setting("smtp_security")).lower()
-    if security not in ("starttls", "ssl", "none"):
-        raise ConfigError(f"smtp_security must be starttls, ssl or none, not {security!r}")
-    port = int(setting("smtp_port") or {"ssl": 465, "starttls": 587}.get(security, 25))
-    user, password = setting("smtp_user"), setting("smtp_password")
+    config = settings()
+    host, security = config.smtp_host, config.smtp_security
+    port = config.smtp_port or {"ssl": 465, "starttls": 587}.get(security, 25)
+    user, password = config.smtp_user, config.smtp_password
     if user and security == "none":
         # A login over plain SMTP would send the password in the clear.
         raise RuntimeError(
@@ -63,7 +60,7 @@ def _smtp_send(message: EmailMessage) -> str:
 
 
 def maildir_path() -> Path:
-    return Path(setting("maildir") or data_dir() / "outbox").expanduser()
+    return settings().maildir or data_dir() / "outbox"
 
 
 def send_email(recipient: str, subject: str, body: str) -> str:
@@ -81,7 +78,7 @@ def send_email(recipient: str, subject: str, body: str) -> str:
     except EmailNotValidError as exc:
         return f"Error: {recipient!r} is not a valid email address: {exc}"
     message = _message(address, subject, body)
-    if setting("smtp_host"):
+    if settings().smtp_host:
         server = _smtp_send(message)
         return f"Email sent to {address} with subject '{subject}' via {server}."
     outbox = mailbox.Maildir(maildir_path(), create=True)

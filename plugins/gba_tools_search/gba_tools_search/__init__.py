@@ -18,7 +18,7 @@ from gba_core.tools import SimulatedTool, Tool
 
 from .internet import DESCRIPTION as INTERNET_DESCRIPTION
 from .internet import SearchInternet
-from .settings import setting
+from .settings import settings as search_settings
 from .wikipedia import DESCRIPTION as WIKIPEDIA_DESCRIPTION
 from .wikipedia import SearchWikipedia
 
@@ -36,9 +36,10 @@ class SimulatedSearch(SimulatedTool):
         self.engine = engine
 
     def outcome_rates(self) -> dict[str, float]:
+        config = search_settings()
         return {
-            "no_answer": float(setting("simulated_no_answer_rate")),
-            "partial_answer": float(setting("simulated_partial_answer_rate")),
+            "no_answer": config.simulated_no_answer_rate,
+            "partial_answer": config.simulated_partial_answer_rate,
         }
 
     def template_variables(self) -> dict[str, Any]:

@@ -123,9 +123,9 @@ ROLES = (NOTE, ANSWER)
 def roles_in_use() -> tuple[ToolRole, ...]:
     """The LLM calls a search makes as configured: none when answers are extracted, so
     the shipped tool-role adapter trains only on calls that are made."""
-    from .settings import setting
+    from .settings import settings
 
-    return ROLES if setting("search_answer") == "generate" else ()
+    return ROLES if settings().search_answer == "generate" else ()
 
 
 def _ask(ctx: ToolContext, role: ToolRole, task: str, **variables: Any) -> Any:
@@ -175,9 +175,9 @@ def answer(
     ``extract`` or ``generate`` (default: the ``search_answer`` setting)."""
     if not docs:
         return "Nothing was found for this search."
-    from .settings import setting
+    from .settings import settings
 
-    mode = mode or setting("search_answer")
+    mode = mode or settings().search_answer
     if mode not in MODES:
         return f"Error: search_answer must be one of {', '.join(MODES)}, not {mode!r}"
     if mode == "extract":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -116,9 +117,9 @@ def build(
     from .index_build import BuildOptions, build_index
 
     reader = open_source(source, kind)
-    from .settings import setting
+    from .settings import settings
 
-    model = setting("embedding_model") if model is None else model
+    model = settings().embedding_model if model is None else model
     options = BuildOptions(model=model, batch_size=batch_size, max_chars=max_chars)
     start = time.perf_counter()
     progress = Progress(
@@ -193,13 +194,12 @@ def query(
     from gba_core.tools import ToolContext
 
     from .answer import answer
-    from .wikipedia import RetrievalParams, open_index, retrieve
+    from .settings import settings
+    from .wikipedia import open_index, retrieve
 
     question = _query_text(text)
-    params = RetrievalParams.from_settings()
-    for name, value in overrides.items():
-        if value is not None:
-            setattr(params, name, value)
+    given = {name: value for name, value in overrides.items() if value is not None}
+    params = dataclasses.replace(settings().retrieval, **given)
     from .embed import load_embedder
 
     the_index = open_index(index_dir)

@@ -24,7 +24,7 @@ from gba_core.tools import Tool, ToolContext, ToolOptions
 
 from .answer import Found, answer, roles_in_use
 from .corpus import split_passages
-from .settings import setting
+from .settings import FetchLimits, settings
 
 DESCRIPTION = (
     "Search the internet for up-to-date or specialised information: news, prices, "
@@ -44,25 +44,6 @@ class SearchResult:
     url: str
     title: str
     snippet: str
-
-
-@dataclass
-class FetchLimits:
-    timeout: float = 10.0
-    max_bytes: int = 2_000_000
-    max_redirects: int = 3
-    allow_private: bool = False
-    user_agent: str = "gba-search/0.1"
-
-    @classmethod
-    def from_settings(cls) -> FetchLimits:
-        return cls(
-            timeout=float(setting("fetch_timeout")),
-            max_bytes=int(setting("max_page_bytes")),
-            max_redirects=int(setting("max_redirects")),
-            allow_private=bool(setting("fetch_private_addresses")),
-            user_agent=str(setting("user_agent")),
-        )
 
 
 def _public(endpoint: str) -> str:
@@ -152,17 +133,17 @@ def _body(response: Any, limits: FetchLimits, deadline: float) -> tuple[bytes, b
     body = bytearray()
     for raw in response.iter_raw():
         while raw:
-            room = limits.max_bytes - len(body)
+            room = limits.max_page_bytes - len(body)
             if decoder is None:
                 piece, raw = raw[:room], b""
             else:
                 piece = decoder.decompress(raw, room)
                 raw = decoder.unconsumed_tail
             body += piece
-            if len(body) >= limits.max_bytes:
+            if len(body) >= limits.max_page_bytes:
                 return bytes(body), True
         if time.monotonic() > deadline:
-            raise FetchError(f"timed out after {limits.timeout:g} s")
+            raise FetchError(f"timed out after {limits.fetch_timeout:g} s")
     return bytes(body), False
 
 
@@ -172,12 +153,12 @@ def fetch_page(client: Any, url: str, limits: FetchLimits) -> tuple[str, bytes, 
     ``read_pages`` also bounds the whole fetch by the wall clock."""
     import httpx
 
-    deadline = time.monotonic() + limits.timeout
+    deadline = time.monotonic() + limits.fetch_timeout
     for _ in range(limits.max_redirects + 1):
-        _check_address(url, limits.allow_private)
+        _check_address(url, limits.fetch_private_addresses)
         left = deadline - time.monotonic()
         if left <= 0:
-            raise FetchError(f"timed out after {limits.timeout:g} s")
+            raise FetchError(f"timed out after {limits.fetch_timeout:g} s")
         try:
             with client.stream("GET", url, timeout=left) as response:
                 if response.is_redirect:
@@ -191,7 +172,7 @@ def fetch_page(client: Any, url: str, limits: FetchLimits) -> tuple[str, bytes, 
                 body, truncated = _body(response, limits, deadline)
                 return kind, body, truncated
         except httpx.TimeoutException:
-            raise FetchError(f"timed out after {limits.timeout:g} s") from None
+            raise FetchError(f"timed out after {limits.fetch_timeout:g} s") from None
         except (httpx.HTTPError, httpx.InvalidURL, ValueError, zlib.error) as exc:
             raise FetchError(f"could not be fetched ({type(exc).__name__})") from None
     raise FetchError(f"more than {limits.max_redirects} redirects")
@@ -224,14 +205,14 @@ def read_pages(results: list[SearchResult], limits: FetchLimits) -> list[str | F
 
     headers = {"User-Agent": limits.user_agent, "Accept-Encoding": "gzip, deflate"}
     client = httpx.Client(
-        timeout=httpx.Timeout(limits.timeout), headers=headers, follow_redirects=False
+        timeout=httpx.Timeout(limits.fetch_timeout), headers=headers, follow_redirects=False
     )
     pool = ThreadPoolExecutor(max_workers=max(1, len(results)))
     try:
         futures = [pool.submit(read, result) for result in results]
-        wait(futures, timeout=limits.timeout + 1.0)
+        wait(futures, timeout=limits.fetch_timeout + 1.0)
         return [
-            f.result() if f.done() else FetchError(f"timed out after {limits.timeout:g} s")
+            f.result() if f.done() else FetchError(f"timed out after {limits.fetch_timeout:g} s")
             for f in futures
         ]
     finally:
@@ -249,11 +230,12 @@ def best_nodes(query: str, text: str, k: int, max_nodes: int) -> list[str]:
     nodes = split_passages(text.replace("\n", "\n\n"), max_chars=600, min_chars=120)[:max_nodes]
     if len(nodes) <= k:
         return nodes
-    reranker = load_reranker(setting("reranker"))
+    config = settings()
+    reranker = load_reranker(config.reranker)
     if reranker:
         scores = reranker.score(query, nodes)
     else:
-        embedder = load_embedder(setting("embedding_model"))
+        embedder = load_embedder(config.embedding_model)
         vectors = embedder.encode([query, *nodes])
         scores = vectors[1:] @ vectors[0]
     keep = sorted(np.argsort(-scores, kind="stable")[:k])
@@ -273,35 +255,31 @@ class SearchInternet(Tool):
         self.snippets_only = snippets_only
 
     def unavailable(self, *, interactive: bool, options: ToolOptions) -> str | None:
-        if self.endpoint or setting("searxng_url"):
+        if self.endpoint or settings().searxng_url:
             return None
         return "no SearXNG instance configured (searxng_url in gba.toml [search], GBA_SEARXNG_URL)"
 
     def documents(self, query: str) -> list[Found]:
         """Search, read the top pages and keep their best passages; raises FetchError
         when the search itself fails."""
-        endpoint = self.endpoint or setting("searxng_url")
+        config = settings()
+        endpoint = self.endpoint or config.searxng_url
         if not endpoint:
             raise FetchError(
                 "search_internet has no search service configured (set searxng_url in "
                 "gba.toml [search] or GBA_SEARXNG_URL to a SearXNG instance)"
             )
-        limits = FetchLimits.from_settings()
-        results = searxng_search(endpoint, query, timeout=limits.timeout)
-        results = results[: int(setting("top_k_documents"))]
-        snippets_only = (
-            setting("snippets_only") if self.snippets_only is None else self.snippets_only
-        )
+        limits = config.fetch
+        results = searxng_search(endpoint, query, timeout=limits.fetch_timeout)
+        results = results[: config.top_k_documents]
+        snippets_only = config.snippets_only if self.snippets_only is None else self.snippets_only
         if snippets_only or not results:
             return [Found(r.title, r.url, snippet=r.snippet) for r in results]
         found = []
         for result, text in zip(results, read_pages(results, limits), strict=True):
             passages = []
             if isinstance(text, str) and text.strip():
-                k, cap = (
-                    int(setting("top_k_nodes_per_document")),
-                    int(setting("max_nodes_per_document")),
-                )
+                k, cap = config.top_k_nodes_per_document, config.max_nodes_per_document
                 passages = best_nodes(query, text, k, cap)
             if passages or result.snippet:
                 found.append(Found(result.title, result.url, passages, snippet=result.snippet))

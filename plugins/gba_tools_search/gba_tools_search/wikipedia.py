@@ -21,7 +21,7 @@ from gba_core.schema import Scratchpad
 from gba_core.tools import Tool, ToolContext
 
 from .answer import Found, answer, roles_in_use
-from .settings import cache_dir, setting
+from .settings import RetrievalParams, cache_dir, settings
 
 if TYPE_CHECKING:  # numpy and faiss load when a search runs, not with the plugin
     from .index import SearchIndex
@@ -38,20 +38,6 @@ class Retrieval:
     query: str
     nodes: list[tuple[int, float]] = field(default_factory=list)  # (passage id, score)
     documents: list[Found] = field(default_factory=list)
-
-
-@dataclass
-class RetrievalParams:
-    top_k_nodes: int = 5
-    similarity_top_k: int = 20
-    rescore_multiplier: int = 4
-    top_k_related_documents: int = 1
-    top_k_related_nodes: int = 3
-    max_documents: int = 3
-
-    @classmethod
-    def from_settings(cls) -> RetrievalParams:
-        return cls(**{name: int(setting(name)) for name in cls.__dataclass_fields__})
 
 
 def demo_corpus() -> Path:
@@ -105,8 +91,7 @@ def ensure_demo_index() -> Path:
 
 
 def index_path() -> Path:
-    configured = setting("wikipedia_index")
-    return Path(configured).expanduser() if configured else ensure_demo_index()
+    return settings().wikipedia_index or ensure_demo_index()
 
 
 @lru_cache(maxsize=4)
@@ -128,7 +113,7 @@ def retrieve(index: SearchIndex, query: str, params: RetrievalParams) -> Retriev
     from .embed import load_embedder, load_reranker
 
     embedder = load_embedder(index.model)
-    reranker = load_reranker(setting("reranker"))
+    reranker = load_reranker(settings().reranker)
     q = embedder.encode([query])[0]
     hits = index.search(q, params.similarity_top_k, params.rescore_multiplier)
     passages = {p.id: p for p in index.passages(pid for pid, _ in hits)}
@@ -181,5 +166,5 @@ class SearchWikipedia(Tool):
             index = open_index(self.index)
         except SearchIndexError as exc:
             return f"Error: Wikipedia search is unavailable: {exc}"
-        found = retrieve(index, query, self.params or RetrievalParams.from_settings())
+        found = retrieve(index, query, self.params or settings().retrieval)
         return answer(ctx, query, found.documents, request)
