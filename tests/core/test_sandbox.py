@@ -204,7 +204,13 @@ def test_the_sandbox_works_unprivileged_and_drops_its_namespace_powers(tmp_path)
     package = code_dir / "gba_core"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    for name in ("sandbox.py", "sandbox_cgroup.py", "_sandbox_child.py", "_sandbox_root.py"):
+    for name in (
+        "sandbox.py",
+        "sandbox_cgroup.py",
+        "_sandbox_child.py",
+        "_sandbox_root.py",
+        "errors.py",
+    ):
         sh.copy(Path(sandbox.__file__).with_name(name), package / name)
     for path in [package, *package.iterdir()]:
         path.chmod(0o755)

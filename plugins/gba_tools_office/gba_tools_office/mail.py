@@ -26,9 +26,9 @@ def _message(recipient: str, subject: str, body: str) -> EmailMessage:
     return message
 
 
-def _smtp_send(message: EmailMessage) -> str:
+def _smtp_send(message: EmailMessage, host: str) -> str:
     config = settings()
-    host, security = config.smtp_host, config.smtp_security
+    security = config.smtp_security
     port = config.smtp_port or {"ssl": 465, "starttls": 587}.get(security, 25)
     user, password = config.smtp_user, config.smtp_password
     if user and security == "none":
@@ -78,8 +78,8 @@ def send_email(recipient: str, subject: str, body: str) -> str:
     except EmailNotValidError as exc:
         return f"Error: {recipient!r} is not a valid email address: {exc}"
     message = _message(address, subject, body)
-    if settings().smtp_host:
-        server = _smtp_send(message)
+    if host := settings().smtp_host:
+        server = _smtp_send(message, host)
         return f"Email sent to {address} with subject '{subject}' via {server}."
     outbox = mailbox.Maildir(maildir_path(), create=True)
     outbox.add(message)
