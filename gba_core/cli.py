@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 from typing import Any
@@ -21,8 +22,27 @@ class UsageFailure(click.ClickException):
     exit_code = 2
 
 
+class LazyCommand(click.Command):
+    """A plugin's command known by its name and help until it runs: ``gba --help`` lists
+    it without importing the module that defines it, so that module may import what it
+    needs at the top. ``target`` is ``"module:attribute"``; ``help`` is the first line of
+    the command's own help (a test compares them)."""
+
+    def __init__(self, name: str, target: str, help: str) -> None:
+        super().__init__(name, help=help)
+        self.target = target
+
+    def load(self) -> click.Command:
+        module, _, attribute = self.target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{self.target} is not a click command")
+        return command
+
+
 class GbaGroup(click.Group):
-    """Adds plugin commands lazily, and turns ``GbaError`` into ``UsageFailure``."""
+    """Adds plugin commands when first asked for them, loads a ``LazyCommand`` when it
+    runs or shows its own help, and turns ``GbaError`` into ``UsageFailure``."""
 
     _plugin_commands_for: object = None
 
@@ -40,7 +60,20 @@ class GbaGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         self._ensure_plugin_commands()
-        return super().get_command(ctx, cmd_name)
+        command = super().get_command(ctx, cmd_name)
+        if isinstance(command, LazyCommand):
+            command = self.commands[cmd_name] = command.load()
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # As click lays it out, from each command's one line: lazy commands stay unloaded.
+        self._ensure_plugin_commands()
+        shown = [(n, c) for n in self.list_commands(ctx) if (c := self.commands.get(n))]
+        shown = [(name, command) for name, command in shown if not command.hidden]
+        if shown:
+            limit = formatter.width - 6 - max(len(name) for name, _ in shown)
+            with formatter.section("Commands"):
+                formatter.write_dl([(n, c.get_short_help_str(limit)) for n, c in shown])
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]

@@ -82,4 +82,8 @@ def register_llms(register: Callable[..., None]) -> None:
 
 @hookspec
 def register_commands(cli: click.Group) -> None:
-    """Add click commands or groups to the ``gba`` command line (``cli.add_command``)."""
+    """Add click commands or groups to the ``gba`` command line (``cli.add_command``).
+
+    Add ``gba_core.cli.LazyCommand(name, "module:attribute", help)`` instead of the
+    command itself to have its module imported only when the command runs, so listing
+    the commands (``gba --help``) stays fast whatever the module imports."""

@@ -340,3 +340,46 @@ def test_an_entry_point_naming_a_missing_module_says_reinstall(tmp_path, monkeyp
     ghost = {i.name: i for i in plugins.list_plugins()}["ghost"]
     assert "module 'ghost_module_gone', which is not importable" in ghost.hint
     assert "`gba install --force-reinstall ghost-dist`" in ghost.hint
+
+
+@pytest.mark.usefixtures("fresh_plugins")
+def test_a_lazy_plugin_command_is_listed_unloaded_and_loaded_when_it_runs(tmp_path, monkeypatch):
+    import sys
+
+    from gba_core.cli import LazyCommand
+
+    (tmp_path / "lazy_hello_cli.py").write_text(
+        "import click\n\n"
+        "@click.command()\n"
+        "def hello():\n"
+        '    """Say hello, lazily."""\n'
+        '    click.echo("hello after loading")\n'
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    class Commands:
+        @hookimpl
+        def register_commands(self, cli):
+            cli.add_command(LazyCommand("lazy-hello", "lazy_hello_cli:hello", "Say hello, lazily."))
+
+    plugins.register_plugin(Commands(), "lazy-commands")
+    try:
+        listing = CliRunner().invoke(cli, ["--help"]).output
+        assert "lazy-hello  Say hello, lazily." in listing
+        assert "lazy_hello_cli" not in sys.modules
+        result = CliRunner().invoke(cli, ["lazy-hello"])
+        assert result.output.strip() == "hello after loading"
+        assert "lazy_hello_cli" in sys.modules
+        assert not isinstance(cli.commands["lazy-hello"], LazyCommand)  # loaded once, kept
+    finally:
+        cli.commands.pop("lazy-hello", None)
+        sys.modules.pop("lazy_hello_cli", None)
+
+
+def test_a_lazy_command_whose_target_is_no_command_says_so(tmp_path, monkeypatch):
+    from gba_core.cli import LazyCommand
+
+    (tmp_path / "lazy_not_a_command.py").write_text("hello = 42\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(TypeError, match="lazy_not_a_command:hello is not a click command"):
+        LazyCommand("x", "lazy_not_a_command:hello", "X.").load()

@@ -39,6 +39,11 @@ def register_evaluators(register: Callable[[str, Any], None]) -> None:
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    from .cli import sim
+    from gba_core.cli import LazyCommand
 
-    cli.add_command(sim)
+    # Loaded when it runs: `gba --help` lists it without importing .cli.
+    help = (
+        "Simulation: requests, teacher trajectories over simulated tools, judging, "
+        "dataset packaging and planner evaluation, kept in one runs database."
+    )
+    cli.add_command(LazyCommand("sim", "gba_sim.cli:sim", help))

@@ -67,6 +67,8 @@ def register_simulated_tools(register: Callable[[SimulatedTool], None]) -> None:
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    from .cli import search
+    from gba_core.cli import LazyCommand
 
-    cli.add_command(search)
+    # Loaded when it runs: `gba --help` lists it without importing .cli.
+    help = "Search tools: build a local Wikipedia-style index, query it, search the internet."
+    cli.add_command(LazyCommand("search", "gba_tools_search.cli:search", help))

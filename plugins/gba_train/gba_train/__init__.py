@@ -12,6 +12,11 @@ from gba_core import hookimpl
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    from .cli import train
+    from gba_core.cli import LazyCommand
 
-    cli.add_command(train)
+    # Loaded when it runs: `gba --help` lists it without importing .cli.
+    help = (
+        "Fine-tuning: LoRA on the examples `gba sim package` writes, so a small model "
+        "becomes a planner that knows the installed tools without their descriptions."
+    )
+    cli.add_command(LazyCommand("train", "gba_train.cli:train", help))
