@@ -10,11 +10,24 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gba_core.config import llm_spec_for
 from gba_core.errors import ConfigError
+from gba_core.registry import (
+    get_llm,
+    load_toolset,
+    planner_factory,
+    real_tools_named,
+    shipped_planners,
+)
+from gba_core.shipped import TRAINED_PLANNERS, choose_planner
 
 from .cli_calibrate import calibrate
 from .cli_eval import compare, eval_
 from .cli_results import package, rate
+from .db import RunsDB
+from .export import export_run
+from .importer import import_seed
+from .locks import run_lock
 from .options import (
     db_option,
     executor_options,
@@ -24,6 +37,11 @@ from .options import (
     stop_if_over_budget,
     trajectories_shown,
 )
+from .package_roles import package_roles
+from .requests import CATEGORIES, generate
+from .starter import JUDGE, load_starter
+from .trajectories import RunConfig
+from .usage import load_budget, load_prices
 
 if TYPE_CHECKING:
     from .executor import ExecutorConfig
@@ -42,7 +60,6 @@ def sim() -> None:
 def status(db_path: Path, as_json: bool) -> None:
     """Counts of requests, trajectories (by status), ratings, LLM calls, tokens and cost
     per run."""
-    from .db import RunsDB
 
     info = RunsDB(db_path).status()
     if as_json:
@@ -78,10 +95,6 @@ def import_(folder: Path, db_path: Path, run_id: str | None) -> None:
     (requests/*.txt, trajectories/<id>.json, evaluations/<id>.json). Trajectories using a
     tool that no installed plugin provides are reported and left out. Re-running imports
     only what is missing."""
-    from gba_core.registry import load_toolset
-
-    from .db import RunsDB
-    from .importer import import_seed
 
     db = RunsDB(db_path)
     report = import_seed(
@@ -111,10 +124,6 @@ def starter(db_path: Path, run_id: str) -> None:
     """Load the starter set shipped with gba-sim: reference trajectories over the office
     and search tools, rated 5 by the judge `reference`, with a fixed split (requests
     `train` and `heldout`). Package it with `--judge reference --validation-split heldout`."""
-    from gba_core.registry import load_toolset
-
-    from .db import RunsDB
-    from .starter import JUDGE, load_starter
 
     report = load_starter(RunsDB(db_path), run_id=run_id, known_tools=set(load_toolset().names))
     splits = ", ".join(f"{n} {split}" for split, n in sorted(report.splits.items()))
@@ -185,13 +194,6 @@ def trajectories(
     interrupted run resumes where it stopped; LLM calls are cached in the database."""
     from rich.console import Console
 
-    from gba_core.config import llm_spec_for
-    from gba_core.registry import load_toolset, planner_factory, shipped_planners
-    from gba_core.shipped import TRAINED_PLANNERS, choose_planner
-
-    from .db import RunsDB
-    from .trajectories import RunConfig
-
     planner_factory(planner)  # a typo fails before any model loads
     choices = {
         "default": llm_all,
@@ -225,7 +227,6 @@ def trajectories(
         raise ConfigError(
             f"no requests in {db_path}; add some with `gba sim requests` or `gba sim import`"
         )
-    from .locks import run_lock
 
     console = Console(highlight=False)
     with run_lock(db_path, config.run_id, "making its trajectories"):
@@ -295,12 +296,6 @@ def requests(
     """Have the teacher write requests for the installed tools: single-step ones per
     tool, and batches on a random topic needing 1 to 6 steps. Near-duplicates of each
     other or of stored requests are dropped; calls are cached in the database."""
-    from gba_core.config import llm_spec_for
-    from gba_core.registry import get_llm, load_toolset
-
-    from .db import RunsDB
-    from .requests import CATEGORIES, generate
-    from .usage import load_budget, load_prices
 
     budget = load_budget(max_calls, max_tokens, max_cost) or None
 
@@ -349,9 +344,6 @@ def package_roles_command(out: Path, tool_names: tuple[str, ...], overwrite: boo
     """Package the installed tools' role examples (the LLM calls inside real tools:
     function arguments, calculations, search notes, final answers) for `gba train sft`.
     Each prompt is rendered by the tool's own template, as at run time."""
-    from gba_core.registry import real_tools_named
-
-    from .package_roles import package_roles
 
     counts = package_roles(real_tools_named(tool_names), out, overwrite=overwrite)
     for split, by_role in counts.items():
@@ -369,8 +361,6 @@ def package_roles_command(out: Path, tool_names: tuple[str, ...], overwrite: boo
 def export(db_path: Path, run_id: str, out: Path) -> None:
     """Write RUN's trajectories (canonical JSON: no timings, so a run regenerated from the
     cache writes the same bytes) and ratings as one file per request under OUT."""
-    from .db import RunsDB
-    from .export import export_run
 
     db = RunsDB(db_path)
     if not db.has_run(run_id):

@@ -8,9 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gba_core.config import llm_spec_for
 from gba_core.errors import ConfigError
+from gba_core.registry import evaluator_factory, get_llm, load_toolset
 
+from .calibrate import calibrate as run_calibration
+from .calibrate import cases
+from .db import RunsDB
 from .options import db_option
+from .rate import make_judge, rate_one
+from .starter import starter_trajectories
 
 if TYPE_CHECKING:
     from .calibrate import Calibration, Case
@@ -65,15 +72,6 @@ def calibrate(
     calls are cached in the runs database, so an interrupted calibration resumes."""
     from rich.console import Console
     from rich.progress import Progress
-
-    from gba_core.config import llm_spec_for
-    from gba_core.registry import evaluator_factory, get_llm, load_toolset
-
-    from .calibrate import calibrate as run_calibration
-    from .calibrate import cases
-    from .db import RunsDB
-    from .rate import make_judge, rate_one
-    from .starter import starter_trajectories
 
     evaluator_factory(evaluator)  # a typo fails before any model loads
     specs = list(judge_llms) or [llm_spec_for("judge", {})[0]]

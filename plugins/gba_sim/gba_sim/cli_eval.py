@@ -9,8 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gba_core.config import llm_spec_for
 from gba_core.errors import ConfigError
+from gba_core.llm.identity import model_identity
+from gba_core.registry import get_llm, load_toolset, planner_factory, shipped_planners
+from gba_core.shipped import choose_planner
 
+from .db import RunsDB
+from .executor import session
+from .metrics import METRICS, plot, run_metrics, summarize, welch_p
 from .options import (
     executor_options,
     existing_db_option,
@@ -19,6 +26,9 @@ from .options import (
     stop_if_over_budget,
     trajectories_shown,
 )
+from .rate import judge_name
+from .series import digest, series_identity
+from .trajectories import RunConfig
 
 if TYPE_CHECKING:
     from .executor import ExecutorConfig
@@ -98,18 +108,6 @@ def eval_(
     tools and plugin versions); --fresh starts new ones."""
     from rich.console import Console
     from rich.table import Table
-
-    from gba_core.config import llm_spec_for
-    from gba_core.llm.identity import model_identity
-    from gba_core.registry import get_llm, load_toolset, planner_factory, shipped_planners
-    from gba_core.shipped import choose_planner
-
-    from .db import RunsDB
-    from .executor import session
-    from .metrics import METRICS, plot, run_metrics, summarize
-    from .rate import judge_name
-    from .series import digest, series_identity
-    from .trajectories import RunConfig
 
     planner_factory(planner)
     planner_spec, source = llm_spec_for("planner", {"planner": planner_llm})
@@ -211,8 +209,6 @@ def compare(summaries: tuple[Path, ...], plot_path: Path | None, as_json: bool) 
     Welch's t-test of each series against the first, per metric."""
     from rich.console import Console
     from rich.table import Table
-
-    from .metrics import METRICS, plot, welch_p
 
     series = {}
     for path in summaries:

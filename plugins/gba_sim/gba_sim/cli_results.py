@@ -7,14 +7,20 @@ from typing import TYPE_CHECKING
 
 import click
 
+from gba_core.config import llm_spec_for
 from gba_core.errors import ConfigError
+from gba_core.registry import evaluator_factory, get_llm, load_toolset
 
+from . import package as packaging
+from .db import RunsDB
+from .locks import run_lock
 from .options import (
     executor_options,
     existing_db_option,
     ratings_shown,
     stop_if_over_budget,
 )
+from .rate import judge_name as name_of
 
 if TYPE_CHECKING:
     from .executor import ExecutorConfig
@@ -53,12 +59,6 @@ def rate(
     different model than the teacher."""
     from rich.console import Console
 
-    from gba_core.config import llm_spec_for
-    from gba_core.registry import evaluator_factory
-
-    from .db import RunsDB
-    from .rate import judge_name as name_of
-
     evaluator_factory(judge_name)  # a typo fails before any model loads
     db = RunsDB(db_path)
     spec, source = llm_spec_for("judge", {"judge": judge_llm})
@@ -66,7 +66,6 @@ def rate(
     console = Console(highlight=False)
     if source == "default":
         click.echo(EMBEDDED_JUDGE_WARNING, err=True)
-    from .locks import run_lock
 
     with run_lock(db_path, run_id, "rating it"):
         counts = ratings_shown(
@@ -172,16 +171,10 @@ def package(
     """Package rated trajectories as a fine-tuning dataset for the fine-tuned planner:
     one example per step (its prompt, rendered by gba_core, and the plan without the
     teacher's fields), as prompt/completion and messages JSONL and an HF dataset."""
-    from gba_core.registry import load_toolset
-
-    from . import package as packaging
-    from .db import RunsDB
 
     db = RunsDB(db_path)
     measure = None
     if tokenizer:
-        from gba_core.registry import get_llm
-
         measure = get_llm(tokenizer)
         if not hasattr(measure, "tokenize"):
             raise ConfigError(f"{tokenizer} has no tokenizer (use a llama-cpp: spec)")

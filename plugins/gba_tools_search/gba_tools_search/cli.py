@@ -12,9 +12,17 @@ from typing import Any
 
 import click
 
+from gba_core.cli_listings import terminal_text as escape
+from gba_core.config import llm_spec_for
 from gba_core.errors import ConfigError
+from gba_core.registry import get_llm
+from gba_core.tools import ToolContext
 
-from .answer import MODES
+from .answer import MODES, answer
+from .corpus import open_source
+from .internet import FetchError, SearchInternet
+from .settings import settings
+from .wikipedia import open_index, retrieve
 
 
 def answer_options(command: Any) -> Any:
@@ -32,8 +40,6 @@ def answer_options(command: Any) -> Any:
 
 
 def _tool_llm(spec: str | None) -> Any:
-    from gba_core.config import llm_spec_for
-    from gba_core.registry import get_llm
 
     return get_llm(llm_spec_for("tool", {"default": spec})[0])
 
@@ -113,11 +119,9 @@ def build(
         TimeRemainingColumn,
     )
 
-    from .corpus import open_source
     from .index_build import BuildOptions, build_index
 
     reader = open_source(source, kind)
-    from .settings import settings
 
     model = settings().embedding_model if model is None else model
     options = BuildOptions(model=model, batch_size=batch_size, max_chars=max_chars)
@@ -158,7 +162,6 @@ def build(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def info(path: Path | None, as_json: bool) -> None:
     """Show an index's model, counts and sizes (default: the configured or demo index)."""
-    from .wikipedia import open_index
 
     details = open_index(path).info()
     if as_json:
@@ -191,11 +194,6 @@ def query(
     **overrides: int | None,
 ) -> None:
     """Search the Wikipedia index for TEXT: show the passages found and the answer."""
-    from gba_core.tools import ToolContext
-
-    from .answer import answer
-    from .settings import settings
-    from .wikipedia import open_index, retrieve
 
     question = _query_text(text)
     given = {name: value for name, value in overrides.items() if value is not None}
@@ -231,7 +229,6 @@ def query(
 
 def _show(documents: list[Any], reply: str | None, note: str) -> None:
     # Pages from the web are shown as text: no markup, no terminal control sequences.
-    from gba_core.cli_listings import terminal_text as escape
 
     console = _console()
     for doc in documents:
@@ -260,10 +257,6 @@ def internet(
     llm: str | None,
 ) -> None:
     """Search the internet through SearXNG for TEXT: show what was read and the answer."""
-    from gba_core.tools import ToolContext
-
-    from .answer import answer
-    from .internet import FetchError, SearchInternet
 
     question = _query_text(text)
     tool = SearchInternet(searxng, snippets_only=snippets_only or None)

@@ -8,6 +8,10 @@ import click
 
 from .cli_common import adapter_and_base, dataset_option, model_name
 from .cli_eval import eval_quant, eval_roles, eval_steps
+from .export import export_lora_gguf
+from .merge import export_merged_gguf
+from .sft import SFTOptions
+from .sft import train as run
 
 
 @click.group()
@@ -104,8 +108,6 @@ def sft(
 ) -> None:
     """Fine-tune BASE with a LoRA adapter on DATASET (trl's SFTTrainer). Writes
     OUT/adapter, OUT/checkpoints, OUT/report.json (counts, losses) and OUT/loss.png."""
-    from .sft import SFTOptions
-    from .sft import train as run
 
     report = run(
         SFTOptions(
@@ -165,9 +167,6 @@ def export(
     adapter: Path, fmt: str, quantize: str | None, base: str | None, out: Path | None
 ) -> None:
     """Export an adapter for the llama-cpp: backend; prints the spec to use it with."""
-
-    from .export import export_lora_gguf
-    from .merge import export_merged_gguf
 
     if quantize and fmt != "merged-gguf":
         raise click.UsageError("--quantize goes with --format merged-gguf")

@@ -7,6 +7,11 @@ from pathlib import Path
 
 import click
 
+from gba_core.errors import ConfigError
+from gba_core.llm.embedded import EMBEDDED_MODELS, embedded_model_path
+
+from .base import resolve_gguf
+
 dataset_option = click.option(
     "--dataset",
     required=True,
@@ -19,10 +24,6 @@ def adapter_and_base(adapter: Path, base: str | None) -> tuple[Path, Path]:
     """The adapter folder (OUT/adapter, or OUT given) and the base GGUF it was trained
     on: ``base``, else the one `gba train sft` recorded in report.json."""
     import json
-
-    from gba_core.errors import ConfigError
-
-    from .base import resolve_gguf
 
     if (adapter / "adapter").is_dir():
         adapter = adapter / "adapter"
@@ -37,7 +38,6 @@ def adapter_and_base(adapter: Path, base: str | None) -> tuple[Path, Path]:
 
 def model_name(gguf: Path) -> str:
     """The embedded model's short name for its own GGUF, else the path."""
-    from gba_core.llm.embedded import EMBEDDED_MODELS, embedded_model_path
 
     for name in EMBEDDED_MODELS:
         # Only a file that looks like the embedded one: building it costs 250 MB.

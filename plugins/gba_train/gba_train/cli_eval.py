@@ -8,7 +8,15 @@ from typing import Any
 
 import click
 
+from gba_core.config import llm_spec_for
+from gba_core.errors import ConfigError
+from gba_core.registry import get_llm, get_planner, load_toolset, real_tools_named
+from gba_core.roles import evaluate_roles, role_cases
+
 from .cli_common import adapter_and_base, dataset_option, model_name
+from .data import read_split
+from .evaluate import evaluate_steps, held_out_steps
+from .quant import LORA, QUANTIZATIONS, comparison, variants
 
 
 @click.command("eval-roles")
@@ -46,11 +54,6 @@ def eval_roles(
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
-
-    from gba_core.config import llm_spec_for
-    from gba_core.errors import ConfigError
-    from gba_core.registry import get_llm, real_tools_named
-    from gba_core.roles import evaluate_roles, role_cases
 
     chosen = real_tools_named(tool_names)
     cases = role_cases(chosen, split)
@@ -126,11 +129,6 @@ def eval_steps(
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
-
-    from gba_core.registry import get_llm, get_planner, load_toolset
-
-    from .data import read_split
-    from .evaluate import evaluate_steps, held_out_steps
 
     rows = held_out_steps(read_split(dataset, split))[:limit]
     tools = load_toolset().for_mode("simulated")
@@ -213,12 +211,6 @@ def eval_quant(
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
-
-    from gba_core.registry import get_llm, get_planner, load_toolset
-
-    from .data import read_split
-    from .evaluate import evaluate_steps, held_out_steps
-    from .quant import LORA, QUANTIZATIONS, comparison, variants
 
     adapter, gguf = adapter_and_base(adapter, base)
     rows = held_out_steps(read_split(dataset, split))[:limit]
