@@ -73,6 +73,10 @@ _state: _State | None = None
 _lock = threading.Lock()
 
 
+# GBA_PLUGINS=none: no external plugin (an empty variable counts as unset).
+NO_PLUGINS = "none"
+
+
 def _env_list(name: str) -> set[str] | None:
     """The names in a comma-separated variable; None when it is unset or empty (an
     empty allow list would silently load no plugin at all)."""
@@ -147,6 +151,8 @@ def _load() -> _State:
     pm.add_hookspecs(hookspecs)
     infos: dict[str, PluginInfo] = {}
     allow = _env_list("GBA_PLUGINS")
+    if allow == {NO_PLUGINS}:  # the built-ins alone, as a plugin's own tests want them
+        allow = set()
     deny = _env_list("GBA_DISABLE_PLUGINS") or set()
     for name, module_name in DEFAULT_PLUGINS.items():
         # Built-ins obey the deny list but not the allow list: an allow list names the

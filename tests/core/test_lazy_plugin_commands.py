@@ -11,6 +11,8 @@ import pytest
 from gba_core import plugins
 from gba_core.cli import LazyCommand
 
+pytestmark = pytest.mark.entry_points
+
 COMMANDS = {"sim": "gba_sim.cli", "train": "gba_train.cli", "search": "gba_tools_search.cli"}
 
 

@@ -167,6 +167,7 @@ def fake_distributions(tmp_path, monkeypatch):
         sys.modules.pop(module, None)
 
 
+@pytest.mark.entry_points
 @pytest.mark.usefixtures("fresh_plugins", "fake_distributions")
 def test_broken_entry_point_is_listed_and_skipped(monkeypatch):
     monkeypatch.setenv("GBA_STRICT_PLUGINS", "0")
@@ -183,6 +184,7 @@ def test_broken_entry_point_is_listed_and_skipped(monkeypatch):
     assert CliRunner().invoke(cli, ["tools"]).exit_code == 0
 
 
+@pytest.mark.entry_points
 @pytest.mark.usefixtures("fresh_plugins", "fake_distributions")
 def test_strict_mode_turns_load_errors_into_failures(monkeypatch):
     monkeypatch.setenv("GBA_STRICT_PLUGINS", "1")
@@ -216,6 +218,20 @@ def test_an_allow_list_naming_no_installed_plugin_says_so(monkeypatch, capsys):
         plugins.get_plugin_manager()
 
 
+@pytest.mark.entry_points
+@pytest.mark.usefixtures("fresh_plugins", "fake_distributions")
+def test_gba_plugins_none_loads_the_builtins_alone(monkeypatch):
+    monkeypatch.setenv("GBA_STRICT_PLUGINS", "0")  # the broken fake distribution is listed
+    monkeypatch.setenv("GBA_PLUGINS", "none")
+    rows = plugins.list_plugins()
+    assert rows and all(row.builtin for row in rows)
+    assert "say_hello" not in load_toolset().names  # the good fake distribution's tool
+    monkeypatch.delenv("GBA_PLUGINS")
+    plugins.reset()
+    assert "say_hello" in load_toolset().names
+
+
+@pytest.mark.entry_points
 @pytest.mark.usefixtures("fresh_plugins", "fake_distributions")
 def test_deny_list_skips_named_plugins(monkeypatch):
     monkeypatch.setenv("GBA_DISABLE_PLUGINS", "broken-gba-plugin, core.planners")
@@ -246,6 +262,7 @@ def test_plugin_commands_are_added():
         cli.commands.pop("hello-test", None)
 
 
+@pytest.mark.entry_points
 @pytest.mark.usefixtures("fresh_plugins")
 def test_two_entry_points_with_one_name_keep_both_rows(tmp_path, monkeypatch):
     monkeypatch.setenv("GBA_STRICT_PLUGINS", "0")
@@ -266,6 +283,7 @@ def test_two_entry_points_with_one_name_keep_both_rows(tmp_path, monkeypatch):
     assert refused[0].distribution != loaded[0].distribution
 
 
+@pytest.mark.entry_points
 @pytest.mark.usefixtures("fresh_plugins", "fake_distributions")
 def test_a_load_failure_is_explained_with_its_entry_point_and_cause(monkeypatch):
     monkeypatch.setenv("GBA_STRICT_PLUGINS", "0")
@@ -296,6 +314,7 @@ def test_a_misspelt_hook_is_flagged_with_the_likely_name(register_plugin):
     assert "final_answer" in load_toolset().names
 
 
+@pytest.mark.entry_points
 @pytest.mark.usefixtures("fresh_plugins", "fake_distributions")
 def test_trace_plugins_writes_loads_and_hook_calls_to_stderr(monkeypatch, capsys):
     monkeypatch.setenv("GBA_STRICT_PLUGINS", "0")
@@ -329,6 +348,7 @@ def test_an_empty_allow_list_counts_as_unset(monkeypatch):
     assert "good-gba-plugin" in {i.name for i in plugins.list_plugins()}
 
 
+@pytest.mark.entry_points
 @pytest.mark.usefixtures("fresh_plugins")
 def test_an_entry_point_naming_a_missing_module_says_reinstall(tmp_path, monkeypatch):
     monkeypatch.setenv("GBA_STRICT_PLUGINS", "0")
