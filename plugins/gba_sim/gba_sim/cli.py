@@ -33,11 +33,9 @@ from .options import (
     executor_options,
     existing_db_option,
     failure_rate_option,
-    stop_at_budget,
-    stop_if_over_budget,
-    trajectories_shown,
 )
 from .package_roles import package_roles
+from .progress import stop_at_budget, stop_if_over_budget, trajectories_shown
 from .requests import CATEGORIES, generate
 from .starter import JUDGE, load_starter
 from .trajectories import RunConfig

@@ -4,30 +4,27 @@ and evaluated series side by side."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from rich.console import Console
+from rich.table import Table
 
-from gba_core.config import llm_spec_for
 from gba_core.errors import ConfigError
-from gba_core.llm.identity import model_identity
-from gba_core.registry import get_llm, load_toolset, planner_factory, shipped_planners
-from gba_core.shipped import choose_planner
+from gba_core.schema import Request
 
 from .db import RunsDB
+from .evaluate import EvalOptions, evaluate
 from .executor import session
-from .metrics import METRICS, plot, run_metrics, summarize, welch_p
+from .metrics import METRICS, plot, welch_p
 from .options import (
     executor_options,
     existing_db_option,
     failure_rate_option,
-    ratings_shown,
-    stop_if_over_budget,
-    trajectories_shown,
 )
-from .rate import judge_name
-from .series import digest, series_identity
+from .progress import ratings_shown, stop_if_over_budget, trajectories_shown
 from .trajectories import RunConfig
 
 if TYPE_CHECKING:
@@ -106,88 +103,54 @@ def eval_(
     per step as mean ± standard error over the runs. A run is reused only when everything
     that shapes it matches (models by content, requests, limits, sampling, failure rates,
     tools and plugin versions); --fresh starts new ones."""
-    from rich.console import Console
-    from rich.table import Table
-
-    planner_factory(planner)
-    planner_spec, source = llm_spec_for("planner", {"planner": planner_llm})
-    # The fine-tuned planner on the bare base model would only guess: the shipped
-    # planner stands in, or the user is told what to pass.
-    choice = choose_planner(planner, planner_spec, source, load_toolset().names, shipped_planners())
-    # A shipped planner runs in the plan form it was trained on.
-    planner, planner_spec = choice.planner, choice.llm_spec
-    simulator_spec = llm_spec_for("simulator", {"simulator": simulator_llm})[0]
-    judge_spec = llm_spec_for("judge", {"judge": judge_llm})[0]
-    db = RunsDB(db_path)
-    requests = db.requests(split=split)[:limit] if limit else db.requests(split=split)
-    if not requests:
-        raise ConfigError(f"no requests{f' in split {split}' if split else ''} in {db_path}")
-    judge = judge_name("judge", judge_spec)
-    # Named by the backend's own spec, not what was typed: that may carry an api_key,
-    # and the series name goes into run ids, the database and the --json file.
-    planner_model = get_llm(planner_spec)
-    public_spec = planner_model.spec
-    series = name or f"{planner}@{public_spec}"
-    identity = series_identity(
+    options = EvalOptions(
         planner=planner,
-        models={
-            "planner": model_identity(planner_model),
-            "simulator": model_identity(get_llm(simulator_spec)),
-            "judge": model_identity(get_llm(judge_spec)),
-        },
-        request_ids=[r.id for r in requests],
+        planner_llm=planner_llm,
+        simulator_llm=simulator_llm,
+        judge_llm=judge_llm,
+        repeats=repeats,
+        split=split,
+        limit=limit,
         max_steps=max_steps,
         temperature=temperature,
-        seed=seed,
         failure_rates=failure_rates,
+        seed=seed,
+        name=name,
         fresh=fresh,
     )
-    run_prefix = f"eval:{series}:{digest(identity)}"
-    request_ids = {r.id for r in requests}
     console = Console(highlight=False)
-    per_run = []
     with session(executor):
-        for repeat in range(repeats):
-            run_id = f"{run_prefix}:{repeat}"
-            config = RunConfig(
-                run_id=run_id,
-                planner=planner,
-                planner_spec=planner_spec,
-                simulator_spec=simulator_spec,
-                max_steps=max_steps,
-                seed=seed + repeat,
-                temperature=temperature,
-                failure_rates=failure_rates,
-                kind="eval",
-            )
-            label = f"run {repeat + 1}/{repeats}"
-            trajectories_shown(console, label, db, requests, config, executor, prices)
-            stop_if_over_budget(executor)
-            ratings_shown(
-                console, f"{label} judged", db, run_id, judge_spec, judge, executor, prices
-            )
-            stop_if_over_budget(executor)
-            per_run.append(run_metrics(db, run_id, judge, request_ids))
-    summary = summarize(per_run)
-    table = Table("metric", f"{series} (mean ± s.e., {repeats} runs)")
+        result = evaluate(db_path, options, ShownStages(console, executor, prices))
+    table = Table("metric", f"{result.series} (mean ± s.e., {repeats} runs)")
     for metric in METRICS:
-        table.add_row(metric, f"{summary[metric]['mean']:.3f} ± {summary[metric]['stderr']:.3f}")
+        value = result.metrics[metric]
+        table.add_row(metric, f"{value['mean']:.3f} ± {value['stderr']:.3f}")
     console.print(table)
-    result = {
-        "series": series,
-        "planner": planner,
-        "planner_llm": public_spec,
-        "judge": judge,
-        "runs": repeats,
-        "run_ids": [f"{run_prefix}:{repeat}" for repeat in range(repeats)],
-        "requests": len(requests),
-        "identity": identity,
-        "metrics": summary,
-    }
     if json_path:
-        json_path.write_text(json.dumps(result, indent=2))
+        json_path.write_text(json.dumps(result.to_json(), indent=2))
     if plot_path:
-        plot({series: summary}, str(plot_path))
+        plot({result.series: result.metrics}, str(plot_path))
+
+
+@dataclass
+class ShownStages:
+    """The stages of an evaluation behind progress bars, stopping at the budget."""
+
+    console: Console
+    executor: ExecutorConfig
+    prices: Prices
+
+    def trajectories(
+        self, label: str, db: RunsDB, requests: list[Request], config: RunConfig
+    ) -> None:
+        trajectories_shown(self.console, label, db, requests, config, self.executor, self.prices)
+        stop_if_over_budget(self.executor)
+
+    def ratings(self, label: str, db: RunsDB, run_id: str, judge_spec: str, judge: str) -> None:
+        ratings_shown(
+            self.console, label, db, run_id, judge_spec, judge, self.executor, self.prices
+        )
+        stop_if_over_budget(self.executor)
 
 
 @click.command()

@@ -17,9 +17,8 @@ from .locks import run_lock
 from .options import (
     executor_options,
     existing_db_option,
-    ratings_shown,
-    stop_if_over_budget,
 )
+from .progress import ratings_shown, stop_if_over_budget
 from .rate import judge_name as name_of
 
 if TYPE_CHECKING:
