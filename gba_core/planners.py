@@ -22,13 +22,13 @@ from pydantic import BaseModel
 from gba_core.errors import ConfigError
 from gba_core.llm.base import LLM, Completion, Message
 from gba_core.prompts import render_planner_prompt
-from gba_core.schema import Plan, Scratchpad, TeacherPlan, plan_model, plan_token_budget
+from gba_core.schema import Plan, Scratchpad, plan_model, plan_token_budget
 from gba_core.tools import Tool, tool_descriptions
 
 
 @dataclass
 class PlanResult:
-    plan: Plan | TeacherPlan
+    plan: Plan
     completion: Completion
 
 
@@ -47,15 +47,15 @@ class Planner(Protocol):
 class PromptPlanner:
     """A planner defined by a prompt template and a plan schema.
 
-    Subclasses (or plugins) set ``template`` / ``template_package``, ``teacher`` for the
-    teacher's plan fields, ``with_descriptions`` for tool descriptions in the prompt,
-    ``tool_first`` for the order the plan is written in, and ``brief`` for a plan of only
-    the tool and the task.
+    Subclasses (or plugins) set ``template`` / ``template_package``, ``plan_class`` for a
+    plan with fields of its own (a ``Plan`` subclass), ``with_descriptions`` for tool
+    descriptions in the prompt, ``tool_first`` for the order the plan is written in, and
+    ``brief`` for a plan of only the tool and the task.
     """
 
     template: str = "planner_zero_shot.j2"
     template_package: str = "gba_core"
-    teacher: bool = False
+    plan_class: type[Plan] = Plan
     with_descriptions: bool = True
     tool_first: bool = True
     brief: bool = False
@@ -74,11 +74,14 @@ class PromptPlanner:
         self.tool_names = list(tools)
         self.tools = tool_descriptions(tools) if self.with_descriptions else self.tool_names
         self.schema: type[BaseModel] = plan_model(
-            self.tool_names, teacher=self.teacher, tool_first=self.tool_first, brief=self.brief
+            self.tool_names,
+            plan_class=self.plan_class,
+            tool_first=self.tool_first,
+            brief=self.brief,
         )
         self.temperature = temperature
         self.seed = seed
-        self.max_tokens = plan_token_budget(teacher=self.teacher, brief=self.brief)
+        self.max_tokens = plan_token_budget(self.plan_class, brief=self.brief)
 
     def messages(
         self, request: str, scratchpad: Scratchpad, *, today: date | None = None
@@ -103,9 +106,8 @@ class PromptPlanner:
             max_tokens=self.max_tokens,
             seed=self.step_seed(messages),
         )
-        base = TeacherPlan if self.teacher else Plan
-        # Store the plain model, not the per-tool-set subclass, so steps serialise cleanly.
-        plan = base(**completion.parsed.model_dump())
+        # The planner's plan class, not the per-tool-set model, so steps serialise cleanly.
+        plan = self.plan_class(**completion.parsed.model_dump())
         return PlanResult(plan=plan, completion=completion)
 
     def step_seed(self, messages: list[Message]) -> int | None:

@@ -6,18 +6,16 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, create_model
 
 from gba_core.llm.base import Message
 
 # Bounds on free-text plan fields. A base model left unbounded can emit digits until
 # max_tokens cuts the JSON; a bound in the schema becomes a bound in the grammar.
 FIELD_MAX_CHARS = {
-    "user_request": 300,
     "context_information_summary": 300,
-    "missing_information_or_action": 200,
     "thoughts": 300,
     "task": 200,
 }
@@ -30,15 +28,23 @@ class Plan(BaseModel):
     so its choice is made from the prompt, not after some 85 sampled tokens of summary
     and thoughts that can each derail it. The 270M fine-tuned this way chose the expected
     tool on 0.79 of held-out steps against 0.67 with the tool last (bench/README.md).
-    Untrained models reason first: the teacher's plan and the zero-shot planner's
-    schema (``plan_model(..., tool_first=False)``) put the tool last; packaging reorders
-    the teacher's plans.
+    Untrained models reason first: the zero-shot planner's schema
+    (``plan_model(..., tool_first=False)``) puts the tool last.
 
     A brief plan (``plan_model(..., brief=True)``) is only the tool and the task; its
     summary and thoughts stay empty.
+
+    A planner may write a plan class of its own, a subclass that adds fields and says in
+    ``written_order`` the order it writes them in (gba-sim's teacher restates the request
+    first). A step stores the plan as the class it is, and a stored plan's added fields
+    load back as extra fields of a ``Plan``.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
+    # The order a decoder writes the fields in, when it is not Plan's; and the bound of
+    # each free-text field.
+    written_order: ClassVar[tuple[str, ...] | None] = None
+    max_chars: ClassVar[dict[str, int]] = FIELD_MAX_CHARS
 
     selected_tool: str = Field(description="Name of the tool that performs the task.")
     context_information_summary: str = Field(
@@ -47,36 +53,20 @@ class Plan(BaseModel):
     thoughts: str = Field("", description="Reasoning about what to do next.")
     task: str = Field(description="The next task, in plain words, for the selected tool.")
 
-
-class TeacherPlan(BaseModel):
-    """The teacher's plan adds two fields that help it reason; packaging drops them."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    user_request: str = Field(description="The user's request, restated.")
-    context_information_summary: str = Field(
-        description="What is known so far from the request and previous results."
-    )
-    missing_information_or_action: str = Field(
-        description="What is still missing or still has to be done."
-    )
-    thoughts: str = Field(description="Reasoning about what to do next.")
-    task: str = Field(description="The next task, in plain words, for the selected tool.")
-    selected_tool: str = Field(description="Name of the tool that performs the task.")
-
-    def to_plan(self) -> Plan:
-        return Plan(**self.model_dump(include=set(Plan.model_fields)))
+    def core_fields(self) -> dict[str, str]:
+        """The fields of ``Plan`` itself, without any a subclass or storage added."""
+        return {name: getattr(self, name) for name in Plan.model_fields}
 
 
 BRIEF_PLAN_FIELDS = ("selected_tool", "task")
 
 
 def plan_fields(
-    *, teacher: bool = False, tool_first: bool = True, brief: bool = False
+    plan_class: type[Plan] = Plan, *, tool_first: bool = True, brief: bool = False
 ) -> list[str]:
     """The fields a planner writes, in the order it writes them."""
-    if teacher:
-        return list(TeacherPlan.model_fields)
+    if plan_class.written_order:
+        return list(plan_class.written_order)
     names = list(BRIEF_PLAN_FIELDS) if brief else list(Plan.model_fields)
     if not tool_first:
         names = [*(n for n in names if n != "selected_tool"), "selected_tool"]
@@ -86,51 +76,49 @@ def plan_fields(
 def plan_model(
     tool_names: Sequence[str],
     *,
-    teacher: bool = False,
+    plan_class: type[Plan] = Plan,
     tool_first: bool = True,
     brief: bool = False,
 ) -> type[BaseModel]:
     """A plan model whose ``selected_tool`` only admits ``tool_names`` and whose strings
     are bounded, so a constrained decoder cannot produce a tool that does not exist.
 
-    Its field order is the order a constrained decoder writes: ``Plan``'s (the tool
-    first), or with ``tool_first=False`` the tool last. The teacher's is always last.
-    ``brief`` leaves out the summary and the thoughts."""
+    Its fields are ``plan_class``'s, in the order a constrained decoder writes them:
+    ``Plan``'s (the tool first), with ``tool_first=False`` the tool last, or the plan
+    class's ``written_order``. ``brief`` leaves out the summary and the thoughts. Keys
+    it does not name are refused."""
     if not tool_names:
         raise ValueError("a plan needs at least one tool name")
-    base = TeacherPlan if teacher else Plan
-    names = plan_fields(teacher=teacher, tool_first=tool_first, brief=brief)
     fields: dict[str, Any] = {}
-    for name in names:
-        info = base.model_fields[name]
+    for name in plan_fields(plan_class, tool_first=tool_first, brief=brief):
+        info = plan_class.model_fields[name]
         if name == "selected_tool":
             annotation: Any = Literal[tuple(tool_names)]  # type: ignore[valid-type]
             fields[name] = (annotation, Field(description=info.description))
         else:
-            fields[name] = (
-                str,
-                Field(description=info.description, max_length=FIELD_MAX_CHARS[name]),
-            )
-    if names == list(base.model_fields):
-        return create_model(base.__name__, __base__=base, **fields)
-    # A subclass keeps its base's field order, so another order needs a model of its own.
+            bound = plan_class.max_chars[name]
+            fields[name] = (str, Field(description=info.description, max_length=bound))
+    # A model of its own, not a subclass: a subclass keeps its base's field order.
     return create_model(
-        base.__name__, __config__=ConfigDict(extra="forbid"), __doc__=base.__doc__, **fields
+        plan_class.__name__,
+        __config__=ConfigDict(extra="forbid"),
+        __doc__=plan_class.__doc__,
+        **fields,
     )
 
 
-def plan_token_budget(*, teacher: bool = False, brief: bool = False) -> int:
+def plan_token_budget(plan_class: type[Plan] = Plan, *, brief: bool = False) -> int:
     """Tokens that always suffice for a whole plan: every token holds at least one
     character, so the bounded strings plus the JSON around them cannot exceed this."""
-    fields = plan_fields(teacher=teacher, brief=brief)
-    return sum(FIELD_MAX_CHARS.get(name, 0) for name in fields) + 128
+    fields = plan_fields(plan_class, brief=brief)
+    return sum(plan_class.max_chars.get(name, 0) for name in fields) + 128
 
 
 def plan_schema(
-    tool_names: Sequence[str], *, teacher: bool = False, tool_first: bool = True
+    tool_names: Sequence[str], *, plan_class: type[Plan] = Plan, tool_first: bool = True
 ) -> dict[str, Any]:
     """The JSON schema handed to the LLM for a tool set (``selected_tool`` is an enum)."""
-    return plan_model(tool_names, teacher=teacher, tool_first=tool_first).model_json_schema()
+    return plan_model(tool_names, plan_class=plan_class, tool_first=tool_first).model_json_schema()
 
 
 class ScratchpadEntry(BaseModel):
@@ -161,7 +149,8 @@ class Step(BaseModel):
     """One step: the plan (None when the planner's output was invalid), the observation."""
 
     index: int
-    plan: Plan | TeacherPlan | None = None
+    # Dumped as the class it is, so a planner's own plan fields are stored too.
+    plan: SerializeAsAny[Plan] | None = None
     observation: str
     tool_error: bool = False
     invalid_plan: bool = False

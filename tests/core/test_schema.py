@@ -1,18 +1,19 @@
 import json
 from datetime import date
+from typing import ClassVar
 
 import pytest
-from pydantic import ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from gba_core.schema import (
     FIELD_MAX_CHARS,
     Plan,
     Request,
     Step,
-    TeacherPlan,
     Trajectory,
     plan_model,
     plan_schema,
+    plan_token_budget,
 )
 
 PLAN = {
@@ -46,15 +47,31 @@ def test_plan_model_needs_a_tool():
         plan_model([])
 
 
-def test_teacher_plan_has_its_fields_and_drops_them():
-    schema = plan_schema(["final_answer"], teacher=True)
-    assert list(schema["properties"])[:3] == [
-        "user_request",
-        "context_information_summary",
-        "missing_information_or_action",
-    ]
-    teacher = TeacherPlan(user_request="Lyon?", missing_information_or_action="population", **PLAN)
-    assert teacher.to_plan() == Plan(**PLAN)
+class NotedPlan(Plan):
+    """A planner's plan class of its own: one added field, written first, tool last."""
+
+    model_config = ConfigDict(extra="forbid")
+    written_order: ClassVar[tuple[str, ...] | None] = ("note", "task", "selected_tool")
+    max_chars: ClassVar[dict[str, int]] = {**FIELD_MAX_CHARS, "note": 50}
+
+    note: str = Field(description="A note to self.")
+
+
+def test_a_plan_class_of_its_own_is_written_in_its_order_and_stored_whole():
+    schema = plan_schema(["final_answer"], plan_class=NotedPlan)
+    assert list(schema["properties"]) == ["note", "task", "selected_tool"]
+    assert schema["properties"]["note"]["maxLength"] == 50
+    assert plan_token_budget(NotedPlan) == 50 + FIELD_MAX_CHARS["task"] + 128
+    plan = NotedPlan(note="look it up", task="Find it.", selected_tool="final_answer")
+    step = Step(index=0, plan=plan, observation="found")
+    again = Step.model_validate_json(step.model_dump_json())
+    assert again.plan is not None and again.plan.model_extra == {"note": "look it up"}
+    assert again.plan.core_fields() == {
+        "selected_tool": "final_answer",
+        "context_information_summary": "",
+        "thoughts": "",
+        "task": "Find it.",
+    }
 
 
 def test_trajectory_round_trips_through_json():

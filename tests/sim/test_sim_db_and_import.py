@@ -9,10 +9,11 @@ from click.testing import CliRunner
 from gba_core.cli import cli
 from gba_core.errors import ConfigError
 from gba_core.registry import get_planner, load_toolset
-from gba_core.schema import Request, Step, TeacherPlan, Trajectory
+from gba_core.schema import Request, Step, Trajectory
 from gba_core.testing import ScriptedLLM
 from gba_sim.db import RunsDB
 from gba_sim.db_schema import MIGRATIONS
+from gba_sim.teacher import TeacherPlan
 
 
 def test_a_new_database_is_migrated_and_reopening_changes_nothing(tmp_path):
@@ -235,3 +236,34 @@ def test_reading_a_missing_database_is_an_error_and_creates_nothing(tmp_path, co
     result = CliRunner().invoke(cli, ["sim", command[0], "--db", str(missing), *command[1:]])
     assert result.exit_code == 2 and f"no runs database at {missing}" in result.output
     assert not missing.exists()
+
+
+def test_the_teacher_plan_writes_its_fields_first_and_packaging_drops_them():
+    from gba_core.schema import Plan, plan_schema
+    from gba_sim.package import completion_text
+
+    schema = plan_schema(["final_answer"], plan_class=TeacherPlan)
+    assert list(schema["properties"]) == [
+        "user_request",
+        "context_information_summary",
+        "missing_information_or_action",
+        "thoughts",
+        "task",
+        "selected_tool",
+    ]
+    fields = {
+        "context_information_summary": "Nothing yet.",
+        "thoughts": "Look it up.",
+        "task": "Find the population of Lyon.",
+        "selected_tool": "final_answer",
+    }
+    teacher = TeacherPlan(
+        user_request="Lyon?", missing_information_or_action="population", **fields
+    )
+    assert teacher.to_plan() == Plan(**fields)
+    stored = Step.model_validate_json(
+        Step(index=0, plan=teacher, observation="x").model_dump_json()
+    )
+    assert stored.plan is not None and stored.plan.user_request == "Lyon?"
+    assert json.loads(completion_text(stored.plan)) == fields  # in Plan's order, tool first
+    assert list(json.loads(completion_text(stored.plan))) == list(Plan.model_fields)

@@ -7,9 +7,9 @@ from click.testing import CliRunner
 
 from gba_core.cli import cli
 from gba_core.registry import load_toolset
-from gba_core.schema import TeacherPlan
 from gba_sim.db import RunsDB
 from gba_sim.starter import load_starter, starter_path
+from gba_sim.teacher import TeacherPlan
 
 OFFICE_AND_SEARCH = {
     "search_wikipedia",

@@ -12,21 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 from gba_core import hookimpl
-from gba_core.planners import PromptPlanner
-
-
-class TeacherPlanner(PromptPlanner):
-    """The strong model's planner for simulation: tool descriptions in the prompt and a
-    plan that restates the request and names what is missing before choosing."""
-
-    template = "planner_teacher.j2"
-    template_package = __name__
-    teacher = True
-    with_descriptions = True
 
 
 @hookimpl
 def register_planners(register: Callable[[str, Any], None]) -> None:
+    from .teacher import TeacherPlanner
+
     register("teacher", TeacherPlanner)
 
 

@@ -27,9 +27,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from gba_core.errors import ConfigError
-from gba_core.schema import Request, Step, TeacherPlan, Trajectory
+from gba_core.schema import Request, Step, Trajectory
 
 from .db import RunsDB
+from .teacher import TeacherPlan
 
 _FENCED_JSON = re.compile(r"```(?:json)?\s*\n(.*?)```", re.S)
 FINAL_ANSWER = "final_answer"

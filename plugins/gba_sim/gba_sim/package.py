@@ -25,7 +25,6 @@ from gba_core.prompts import render_planner_prompt
 from gba_core.schema import (
     BRIEF_PLAN_FIELDS,
     Plan,
-    TeacherPlan,
     TrainingExample,
     Trajectory,
     scratchpad_of,
@@ -43,11 +42,10 @@ class PackageReport:
     max_tokens: int | None = None
 
 
-def completion_text(plan: Plan | TeacherPlan, *, brief: bool = False) -> str:
-    """The plan as the fine-tuned planner should write it (brief: tool and task only)."""
-    if isinstance(plan, TeacherPlan):
-        plan = plan.to_plan()
-    fields = plan.model_dump()
+def completion_text(plan: Plan, *, brief: bool = False) -> str:
+    """The plan as the fine-tuned planner should write it (brief: tool and task only):
+    ``Plan``'s fields in ``Plan``'s order, without the teacher's own."""
+    fields = plan.core_fields()
     if brief:
         fields = {name: fields[name] for name in BRIEF_PLAN_FIELDS}
     return json.dumps(fields, ensure_ascii=False)
