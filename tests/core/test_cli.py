@@ -195,6 +195,41 @@ def test_run_without_final_answer_tool_is_one_line(monkeypatch):
     assert len(result.output.strip().splitlines()) == 1
 
 
+@pytest.fixture
+def without_builtin_final_answer(monkeypatch, fresh_plugins):
+    monkeypatch.setenv("GBA_DISABLE_PLUGINS", "core.final_answer")
+    plugins.reset()
+
+
+def test_a_plugin_can_replace_the_built_in_final_answer(
+    without_builtin_final_answer, scripted_backend
+):
+    """The agent needs a final_answer tool, not the built-in one: with core.final_answer
+    disabled, a plugin's own final_answer ends the run."""
+
+    class Shout(Tool):
+        name = "final_answer"
+        description = "Give the final answer, loudly."
+
+        def run(self, request, task, scratchpad, ctx):
+            return task.upper()
+
+    class ShoutPlugin:
+        @hookimpl
+        def register_tools(self, register):
+            register(Shout())
+
+        @hookimpl
+        def register_simulated_tools(self, register):
+            register(SimulatedTool("final_answer", "Give the final answer, loudly."))
+
+    plugins.register_plugin(ShoutPlugin(), "shout")  # fresh_plugins forgets it after
+    scripted_backend.add(plan_answer("final_answer", "It is 42."))
+    result = invoke("run", "hi", "--llm", "scripted:test", "--planner", "zero-shot", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["final_answer"] == "IT IS 42."
+
+
 def test_tools_table_flags_missing_twins(register_plugin):
     class Lonely(Tool):
         name = "lonely_tool"
