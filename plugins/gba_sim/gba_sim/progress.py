@@ -9,9 +9,15 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
+from rich.console import Console
 
+from gba_core.schema import Request
+
+from .db import RunsDB
+from .executor import ExecutorConfig
 from .rate import rate_run
-from .trajectories import run_trajectories
+from .trajectories import RunConfig, run_trajectories
+from .usage import Budget, Prices
 
 
 class RunProgress:
@@ -38,7 +44,7 @@ class RunProgress:
 
 
 @contextmanager
-def run_progress(console: Any, label: str, total: int) -> Iterator[RunProgress]:
+def run_progress(console: Console, label: str, total: int) -> Iterator[RunProgress]:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -63,7 +69,13 @@ def run_progress(console: Any, label: str, total: int) -> Iterator[RunProgress]:
 
 
 def trajectories_shown(
-    console: Any, label: str, db: Any, requests: list[Any], config: Any, executor: Any, prices: Any
+    console: Console,
+    label: str,
+    db: RunsDB,
+    requests: list[Request],
+    config: RunConfig,
+    executor: ExecutorConfig,
+    prices: Prices,
 ) -> Counter[str]:
     """``run_trajectories`` behind a progress bar; counts by status. Ctrl-C ends the
     command with a word on resuming (finished trajectories are already stored)."""
@@ -85,14 +97,14 @@ def trajectories_shown(
 
 
 def ratings_shown(
-    console: Any,
+    console: Console,
     label: str,
-    db: Any,
+    db: RunsDB,
     run_id: str,
     judge_spec: str,
     judge: str,
-    executor: Any,
-    prices: Any,
+    executor: ExecutorConfig,
+    prices: Prices,
     evaluator: str = "judge",
 ) -> Counter[str]:
     """``rate_run`` behind a progress bar; counts by outcome (rated, invalid, failed)."""
@@ -113,13 +125,13 @@ def ratings_shown(
     return Counter(progress.counts)
 
 
-def stop_if_over_budget(executor: Any) -> None:
+def stop_if_over_budget(executor: ExecutorConfig) -> None:
     """End the command in one line when its budget is used up: finished work is stored,
     and the same command run again (with more budget) goes on from there."""
     stop_at_budget(executor.budget)
 
 
-def stop_at_budget(budget: Any) -> None:
+def stop_at_budget(budget: Budget | None) -> None:
     """``stop_if_over_budget`` for a command with a budget of its own."""
     if budget and (reason := budget.reached()):
         raise click.ClickException(
