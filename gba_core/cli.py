@@ -68,8 +68,11 @@ class GbaGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # As click lays it out, from each command's one line: lazy commands stay unloaded.
         self._ensure_plugin_commands()
-        shown = [(n, c) for n in self.list_commands(ctx) if (c := self.commands.get(n))]
-        shown = [(name, command) for name, command in shown if not command.hidden]
+        shown = [
+            (name, command)
+            for name in self.list_commands(ctx)
+            if (command := self.commands.get(name)) and not command.hidden
+        ]
         if shown:
             limit = formatter.width - 6 - max(len(name) for name, _ in shown)
             with formatter.section("Commands"):

@@ -44,7 +44,9 @@ class RunProgress:
 
 
 @contextmanager
-def run_progress(console: Console, label: str, total: int) -> Iterator[RunProgress]:
+def run_progress(console: Console, label: str, total: int, saved: str) -> Iterator[RunProgress]:
+    """A progress bar for one stage; Ctrl-C ends the command with a word on resuming (the
+    ``saved`` things, trajectories or ratings, are already stored)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -65,7 +67,11 @@ def run_progress(console: Console, label: str, total: int) -> Iterator[RunProgre
         console=console,
     )
     with progress:
-        yield RunProgress(progress, progress.add_task(label, total=total, counts="", usage=""))
+        try:
+            yield RunProgress(progress, progress.add_task(label, total=total, counts="", usage=""))
+        except KeyboardInterrupt:
+            console.print(f"interrupted: finished {saved} are saved; run again to resume")
+            raise SystemExit(130) from None
 
 
 def trajectories_shown(
@@ -77,22 +83,17 @@ def trajectories_shown(
     executor: ExecutorConfig,
     prices: Prices,
 ) -> Counter[str]:
-    """``run_trajectories`` behind a progress bar; counts by status. Ctrl-C ends the
-    command with a word on resuming (finished trajectories are already stored)."""
+    """``run_trajectories`` behind a progress bar; counts by status."""
     done = db.done_request_ids(config.run_id) & {r.id for r in requests}
-    with run_progress(console, label, len(requests) - len(done)) as progress:
-        try:
-            run_trajectories(
-                db,
-                requests,
-                config,
-                executor=executor,
-                prices=prices,
-                on_done=lambda _, status, usage: progress.advance(status, usage),
-            )
-        except KeyboardInterrupt:
-            console.print("interrupted: finished trajectories are saved; run again to resume")
-            raise SystemExit(130) from None
+    with run_progress(console, label, len(requests) - len(done), "trajectories") as progress:
+        run_trajectories(
+            db,
+            requests,
+            config,
+            executor=executor,
+            prices=prices,
+            on_done=lambda _, status, usage: progress.advance(status, usage),
+        )
     return Counter(progress.counts)
 
 
@@ -108,20 +109,16 @@ def ratings_shown(
     evaluator: str = "judge",
 ) -> Counter[str]:
     """``rate_run`` behind a progress bar; counts by outcome (rated, invalid, failed)."""
-    with run_progress(console, label, len(db.unrated(run_id, judge))) as progress:
-        try:
-            rate_run(
-                db,
-                run_id,
-                judge_spec,
-                evaluator=evaluator,
-                executor=executor,
-                prices=prices,
-                on_done=lambda _, outcome, usage: progress.advance(outcome, usage),
-            )
-        except KeyboardInterrupt:
-            console.print("interrupted: finished ratings are saved; run again to resume")
-            raise SystemExit(130) from None
+    with run_progress(console, label, len(db.unrated(run_id, judge)), "ratings") as progress:
+        rate_run(
+            db,
+            run_id,
+            judge_spec,
+            evaluator=evaluator,
+            executor=executor,
+            prices=prices,
+            on_done=lambda _, outcome, usage: progress.advance(outcome, usage),
+        )
     return Counter(progress.counts)
 
 
