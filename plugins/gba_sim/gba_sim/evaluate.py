@@ -16,9 +16,10 @@ from gba_core.config import llm_spec_for
 from gba_core.errors import ConfigError
 from gba_core.llm.identity import model_identity
 from gba_core.registry import get_llm, load_toolset, planner_factory, shipped_planners
+from gba_core.schema import Request
 from gba_core.shipped import choose_planner
 
-from .db import Request, RunsDB
+from .db import RunsDB
 from .metrics import run_metrics, summarize
 from .rate import judge_name
 from .series import digest, series_identity
