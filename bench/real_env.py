@@ -144,7 +144,7 @@ class Outcome:
     planner_seconds: list[float] = field(default_factory=list)
     tools_used: list[str] = field(default_factory=list)
     answer: str = ""
-    # Each step's tool, task and (shortened) observation, so a failure can be read back.
+    # Each step's tool, task and observation, so a failure can be read back.
     trace: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -165,7 +165,7 @@ def score(row: dict[str, Any], trajectory: Any, folder: Path, today: date) -> Ou
         tools_used=used,
         answer=answer,
         trace=[
-            {"tool": s.plan.selected_tool, "task": s.plan.task, "observation": s.observation[:300]}
+            {"tool": s.plan.selected_tool, "task": s.plan.task, "observation": s.observation}
             for s in steps
         ],
     )
