@@ -59,6 +59,7 @@ def tools(as_json: bool) -> None:
             "name": name,
             "plugin": toolset.origins.get((name, "real"))
             or toolset.origins.get((name, "simulated")),
+            "source": (toolset.real.get(name) or toolset.simulated[name]).source or None,
             "real": name in toolset.real,
             "simulated": name in toolset.simulated,
             "missing": missing.get(name),
@@ -85,7 +86,7 @@ def tools(as_json: bool) -> None:
 
         table.add_row(
             str(row["name"]),
-            str(row["plugin"] or ""),
+            str(row["plugin"] or "") + (f": {row['source']}" if row["source"] else ""),
             mark("real"),
             mark("simulated"),
             str(row["description"]),

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from gba_core.errors import ConfigError, InvalidOutputError
-from gba_core.llm.base import Message
+from gba_core.llm.base import Message, SchemaLike
 from gba_core.prompts import render_messages
 from gba_core.schema import Scratchpad, TrainingExample
 
@@ -104,7 +104,9 @@ class ToolRole:
     name: str
     template: str
     package: str = "gba_core"
-    schema: type[BaseModel] | None = None
+    # A pydantic model, or a JSON schema dict (an MCP tool's inputSchema): then the
+    # answer is the parsed JSON, checked by the decoder, not validated here.
+    schema: SchemaLike | None = None
     max_tokens: int = 512
     variables: Mapping[str, Any] = field(default_factory=dict)
     examples: tuple[str, ...] = ()
@@ -157,6 +159,8 @@ class ToolRole:
             if not isinstance(example.target, str):
                 raise ConfigError(f"role example {example.id}: the target must be text")
             return example.target
+        if isinstance(self.schema, dict):
+            return json.dumps(example.target, ensure_ascii=False)
         answer = self.schema.model_validate(example.target)
         return json.dumps(answer.model_dump(mode="json"), ensure_ascii=False)
 
@@ -167,9 +171,12 @@ class ToolRole:
             return matches_expected(example, output)
         if isinstance(example.target, str):
             return same_value(example.target, output_text(output))
-        got = output.model_dump(mode="json") if isinstance(output, BaseModel) else {}
+        got = output.model_dump(mode="json") if isinstance(output, BaseModel) else output
+        if not isinstance(got, dict):
+            got = {}
         # Through the schema, so "14:20" and a parsed 14:20:00 compare equal.
-        want = self.schema.model_validate(example.target) if self.schema else None
+        model = self.schema if self.schema and not isinstance(self.schema, dict) else None
+        want = model.model_validate(example.target) if model else None
         target = want.model_dump(mode="json") if want else example.target
         return all(same_value(v, got.get(k)) for k, v in target.items())
 

@@ -83,6 +83,9 @@ class Tool:
     description: str = ""
     # The LLM calls the tool makes, so their examples can train and measure the tool LLM.
     roles: tuple[ToolRole, ...] = ()
+    # Where the tool runs when its plugin serves tools of several origins (the MCP server
+    # it comes from); ``gba tools`` shows it beside the plugin.
+    source: str = ""
 
     def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
         raise NotImplementedError

@@ -19,6 +19,8 @@ import math
 import re
 from typing import Any
 
+from gba_core.errors import ConfigError
+
 PRIMITIVES = {
     "space": '" "?',
     "char": r'[^"\\\x00-\x1F\x7F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})',
@@ -37,6 +39,34 @@ _DATE = '[0-9]{4} "-" [0-1] [0-9] "-" [0-3] [0-9]'
 _TIME = '[0-2] [0-9] ":" [0-5] [0-9] (":" [0-5] [0-9] ("." [0-9]{1,6})?)?'
 _ZONE = '("Z" | [+-] [0-2] [0-9] ":" [0-5] [0-9])'
 MAX_INTEGER_CHOICES = 256
+
+# Keywords that restrict values in ways a grammar of this converter does not follow: left
+# out silently, the model would write values the schema forbids. The ones it drops
+# without harm (pattern, minimum, format names it does not know) the tool itself checks.
+_UNFOLLOWED = (
+    "not",
+    "if",
+    "prefixItems",
+    "contains",
+    "dependentSchemas",
+    "dependentRequired",
+    "patternProperties",
+    "unevaluatedProperties",
+)
+
+
+class UnsupportedSchemaError(ConfigError, ValueError):
+    """A JSON schema feature the converter cannot turn into a grammar: ``feature`` names
+    it, ``where`` is its place in the schema (``properties.x.items``)."""
+
+    def __init__(self, feature: str, where: str) -> None:
+        super().__init__(f"{feature} (at {where})")
+        self.feature = feature
+        self.where = where
+
+
+def _where(hint: str) -> str:
+    return hint.removeprefix("root-value").lstrip("-").replace("-", ".") or "the top level"
 
 
 def _small_integer_range(schema: dict[str, Any]) -> range | None:
@@ -108,7 +138,7 @@ class _Converter:
 
     def _resolve(self, ref: str) -> dict[str, Any]:
         if not ref.startswith("#/"):
-            raise ValueError(f"only local $ref is supported, got {ref!r}")
+            raise UnsupportedSchemaError(f"$ref to {ref!r} (only local refs)", "a $ref")
         node: Any = self.root
         for part in ref[2:].split("/"):
             node = node[part]
@@ -118,6 +148,13 @@ class _Converter:
         """Returns a GBNF expression (usually a rule name) matching ``schema``."""
         if schema is True or schema == {}:
             return self._primitive("value")
+        if not isinstance(schema, dict):
+            raise UnsupportedSchemaError(f"schema {schema!r}", _where(hint))
+        for keyword in _UNFOLLOWED:
+            if keyword in schema:
+                raise UnsupportedSchemaError(f"the {keyword!r} keyword", _where(hint))
+        if len(schema.get("allOf", ())) > 1:
+            raise UnsupportedSchemaError("'allOf' with several schemas", _where(hint))
         if ref := schema.get("$ref"):
             if ref not in self._refs:
                 name = self._name(ref.rsplit("/", 1)[-1])
@@ -154,7 +191,10 @@ class _Converter:
             return self._rule(hint, "(" + " | ".join(f'"{v}"' for v in choices) + ") space")
         if kind in ("integer", "number", "boolean", "null"):
             return self._primitive(kind)
-        raise ValueError(f"unsupported schema at {hint!r}: {json.dumps(schema)[:200]}")
+        raise UnsupportedSchemaError(
+            f"type {kind!r}" if kind else f"a schema without a type: {json.dumps(schema)[:80]}",
+            _where(hint),
+        )
 
     def _string(self, schema: dict[str, Any], hint: str) -> str:
         if (fmt := schema.get("format")) in STRING_FORMATS:

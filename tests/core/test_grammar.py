@@ -1,9 +1,11 @@
 import datetime
 import re
 
+import pytest
 from pydantic import BaseModel, Field
 
-from gba_core.llm.grammar import json_schema_to_gbnf, literal
+from gba_core.errors import ConfigError
+from gba_core.llm.grammar import UnsupportedSchemaError, json_schema_to_gbnf, literal
 from gba_core.schema import plan_schema
 
 
@@ -116,3 +118,35 @@ def test_small_integer_ranges_are_literal_choices():
         and '"100")' in g["root-value-percent"]
     )
     assert "root-value-unbounded" not in g  # the plain integer rule
+
+
+@pytest.mark.parametrize(
+    ("schema", "named"),
+    [
+        (
+            {
+                "type": "object",
+                "properties": {"a": {"type": "object", "properties": {"b": {"not": {}}}}},
+            },
+            "the 'not' keyword (at a.b)",
+        ),
+        ({"type": "object", "properties": {"x": {"type": "decimal"}}}, "type 'decimal' (at x)"),
+        ({"$ref": "https://example.com/schema.json"}, "only local refs"),
+        (
+            {
+                "type": "object",
+                "properties": {"t": {"allOf": [{"type": "string"}, {"minLength": 2}]}},
+            },
+            "'allOf' with several schemas (at t)",
+        ),
+        (
+            {"type": "array", "prefixItems": [{"type": "string"}]},
+            "'prefixItems' keyword (at the top level)",
+        ),
+    ],
+)
+def test_a_schema_feature_the_converter_cannot_follow_is_named_with_its_place(schema, named):
+    with pytest.raises(UnsupportedSchemaError) as info:
+        json_schema_to_gbnf(schema)
+    assert named in str(info.value)
+    assert isinstance(info.value, ConfigError)  # the CLI prints it as one line
