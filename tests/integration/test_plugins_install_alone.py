@@ -1,6 +1,7 @@
 """Each tool plugin installs alone beside gba-core in a fresh venv and shows its pairs."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,21 @@ PLUGINS = {
         ["ask_user", "calculate_number", "create_event", "send_email", "use_bash"],
     ),
     "search": ("gba_tools_search", "gba-tools-search", ["search_wikipedia", "search_internet"]),
+    "mcp": (
+        "gba_tools_mcp",
+        "gba-tools-mcp",
+        [
+            f"tickets_{name}"
+            for name in ("create_ticket", "get_ticket", "wait", "crash", "env_value")
+        ],
+    ),
 }
+# The MCP plugin's tools are those of the servers gba.toml names: the tests' ticket desk,
+# run by the fresh venv's Python (which has the SDK through the plugin).
+MCP_CONFIG = """[mcp.servers.tickets]
+command = "{python}"
+args = ["{server}", "stdio"]
+"""
 
 
 def venv_with(tmp_path: Path, *packages: str) -> Path:
@@ -47,13 +62,26 @@ def test_a_plugin_installs_beside_gba_core_and_shows_its_pairs(tmp_path, entry_p
         )
         assert install.returncode == 0, install.stderr[-3000:]
     gba = str(venv / "bin" / "gba")
-    out = subprocess.run([gba, "tools", "--json"], capture_output=True, text=True, check=True)
+    work = tmp_path / "work"
+    work.mkdir()
+    if entry_point == "mcp":
+        server = ROOT / "tests" / "tools_mcp" / "mcp_server.py"
+        config = MCP_CONFIG.format(python=venv / "bin" / "python", server=server)
+        (work / "gba.toml").write_text(config)
+    env = {**os.environ, "GBA_CACHE_DIR": str(tmp_path / "cache")}
+    out = subprocess.run(
+        [gba, "tools", "--json"], capture_output=True, text=True, check=True, cwd=work, env=env
+    )
     rows = {row["name"]: row for row in json.loads(out.stdout)}
     assert set(rows) == {"final_answer", *tools}
     for name in tools:
         assert rows[name]["real"] and rows[name]["simulated"]
         assert rows[name]["plugin"] == entry_point
-    plugins = subprocess.run([gba, "plugins", "--json"], capture_output=True, text=True, check=True)
+        if entry_point == "mcp":
+            assert rows[name]["source"] == "tickets"  # `gba tools` names the server
+    plugins = subprocess.run(
+        [gba, "plugins", "--json"], capture_output=True, text=True, check=True, cwd=work, env=env
+    )
     found = next(p for p in json.loads(plugins.stdout) if p["name"] == entry_point)
     assert found["distribution"] == distribution and found["error"] is None
 

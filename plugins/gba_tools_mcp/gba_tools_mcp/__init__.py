@@ -1,0 +1,57 @@
+"""gba-tools-mcp: the tools of MCP servers as gba tools, each with a derived twin.
+
+The servers come from gba.toml's ``[mcp]`` table or an ``mcpServers`` JSON file
+(``settings``). Each server's tool list is cached (``catalog``); a server that cannot be
+reached leaves its tools out with a one-line warning and never stops gba.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from gba_core import hookimpl
+from gba_core.tools import SimulatedTool, Tool
+
+from . import catalog, settings
+from .tools import McpTool, SimulatedMcpTool
+
+_warned: set[str] = set()
+
+
+def _listed() -> list[tuple[settings.ServerConfig, catalog.ToolSpec]]:
+    configured = settings.load()
+    found: list[tuple[settings.ServerConfig, catalog.ToolSpec]] = []
+    for server in configured.servers:
+        listing = catalog.listing(server, configured.cache_ttl)
+        if listing.error is not None:
+            if listing.error not in _warned:
+                _warned.add(listing.error)
+                print(
+                    f"warning: {listing.error}; its tools are left out (`gba mcp servers`)",
+                    file=sys.stderr,
+                )
+            continue
+        found += [(server, spec) for spec in listing.tools or ()]
+    return found
+
+
+@hookimpl
+def register_tools(register: Callable[[Tool], None]) -> None:
+    for server, spec in _listed():
+        register(McpTool(server, spec))
+
+
+@hookimpl
+def register_simulated_tools(register: Callable[[SimulatedTool], None]) -> None:
+    for server, spec in _listed():
+        register(SimulatedMcpTool(server, spec))
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from gba_core.cli import LazyCommand
+
+    help = "MCP servers: list them with their state and tools, refresh the cached tool lists."
+    cli.add_command(LazyCommand("mcp", "gba_tools_mcp.cli:mcp", help))

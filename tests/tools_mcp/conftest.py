@@ -1,0 +1,44 @@
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from mcp_helpers import SERVER, free_port
+
+from gba_tools_mcp import client
+
+
+@pytest.fixture(autouse=True)
+def mcp_env(tmp_path, monkeypatch):
+    """Each test: its own working directory (its own gba.toml), cache and connections."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GBA_MCP_CONFIG", raising=False)
+    monkeypatch.delenv("GBA_MCP_CACHE_TTL", raising=False)
+    monkeypatch.setenv("GBA_CACHE_DIR", str(tmp_path / "cache"))
+    yield tmp_path
+    client.close_all()
+
+
+@pytest.fixture
+def http_server():
+    """The ticket desk over streamable HTTP on 127.0.0.1; yields its URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVER), "http", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("the HTTP MCP server did not start")
+    yield f"http://127.0.0.1:{port}/mcp"
+    proc.terminate()
+    proc.wait(timeout=10)
