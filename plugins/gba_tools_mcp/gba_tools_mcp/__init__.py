@@ -55,3 +55,5 @@ def register_commands(cli: Any) -> None:
 
     help = "MCP servers: list them with their state and tools, refresh the cached tool lists."
     cli.add_command(LazyCommand("mcp", "gba_tools_mcp.cli:mcp", help))
+    help = "Serve gba to other programs: `gba serve mcp` runs the agent as an MCP server."
+    cli.add_command(LazyCommand("serve", "gba_tools_mcp.serve:serve", help))
