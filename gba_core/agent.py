@@ -6,13 +6,15 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
+from typing import Any
 
 from gba_core.errors import ConfigError, InvalidOutputError, LLMError
 from gba_core.llm.base import LLM, degenerate
 from gba_core.planners import Planner
-from gba_core.schema import Request, Step, Trajectory, Usage, scratchpad_of
+from gba_core.schema import Request, Scratchpad, Step, Trajectory, Usage, scratchpad_of
 from gba_core.secrets import redact
 from gba_core.tools import Tool, ToolContext, ToolMode, ToolOptions
+from gba_core.tracing import span
 
 FINAL_ANSWER = "final_answer"
 LIMIT_TASK = (
@@ -50,6 +52,7 @@ class Agent:
         planner_name: str = "",
         mode: ToolMode = "real",
         answer_at_limit: bool = False,
+        tracer: Any | None = None,
     ) -> None:
         if max_steps < 1:
             raise ConfigError("max_steps must be at least 1")
@@ -67,6 +70,8 @@ class Agent:
         self.planner_name = planner_name or type(planner).__name__
         self.mode = mode
         self.answer_at_limit = answer_at_limit
+        # An OpenTelemetry tracer (``gba_core.tracing``), or None: no spans at all.
+        self.tracer = tracer
 
     def run(
         self, request: str | Request, *, seed: int | None = None, today: date | None = None
@@ -74,6 +79,24 @@ class Agent:
         """Answer ``request``. ``today`` is the user's date (default: the local date)."""
         if isinstance(request, str):
             request = Request(text=request)
+        with span(
+            self.tracer,
+            "invoke_agent gba",
+            **{
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.agent.name": "gba",
+                "gba.planner": self.planner_name,
+                "gba.request.id": request.id,
+                "gba.tool_mode": self.mode,
+            },
+        ) as current:
+            trajectory = self._run(request, seed, today)
+            if current is not None:
+                current.set_attribute("gba.status", trajectory.status)
+                current.set_attribute("gba.steps", len(trajectory.steps))
+            return trajectory
+
+    def _run(self, request: Request, seed: int | None, today: date | None) -> Trajectory:
         trajectory = Trajectory(
             request=request,
             planner=self.planner_name,
@@ -91,7 +114,8 @@ class Agent:
         )
         try:
             for index in range(self.max_steps):
-                step = self._step(index, request.text, trajectory, ctx)
+                with span(self.tracer, f"step {index + 1}", **{"gba.step.index": index}):
+                    step = self._step(index, request.text, trajectory, ctx)
                 trajectory.steps.append(step)
                 if self.on_step:
                     self.on_step(step)
@@ -128,7 +152,10 @@ class Agent:
         scratchpad = scratchpad_of(trajectory.steps)
         started = time.perf_counter()
         try:
-            result = self.planner.plan(request, scratchpad, today=trajectory.today)
+            with span(
+                self.tracer, f"plan {self.planner_name}", **{"gba.planner": self.planner_name}
+            ):
+                result = self.planner.plan(request, scratchpad, today=trajectory.today)
         except InvalidOutputError as exc:
             return Step(
                 index=index,
@@ -166,14 +193,14 @@ class Agent:
         if tool is None:
             observation, error = f"Error: there is no tool named {plan.selected_tool!r}.", True
         else:
-            try:
-                observation = tool.run(request, plan.task, scratchpad, ctx)
-            except InvalidOutputError as exc:  # e.g. arguments that do not validate
-                observation, error = f"Error from {tool.name}: {exc}", True
-            except LLMError:
-                raise
-            except Exception as exc:
-                observation, error = f"Error from {tool.name}: {type(exc).__name__}: {exc}", True
+            with span(
+                self.tracer,
+                f"execute_tool {tool.name}",
+                **{"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool.name},
+            ) as current:
+                observation, error = self._run_tool(tool, request, plan.task, scratchpad, ctx)
+                if current is not None:
+                    current.set_attribute("gba.tool.error", error)
         return Step(
             index=index,
             plan=plan,
@@ -182,6 +209,20 @@ class Agent:
             planner_usage=usage,
             tool_seconds=time.perf_counter() - started,
         )
+
+    @staticmethod
+    def _run_tool(
+        tool: Tool, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext
+    ) -> tuple[str, bool]:
+        """The tool's observation, and whether it is an error."""
+        try:
+            return tool.run(request, task, scratchpad, ctx), False
+        except InvalidOutputError as exc:  # e.g. arguments that do not validate
+            return f"Error from {tool.name}: {exc}", True
+        except LLMError:
+            raise
+        except Exception as exc:
+            return f"Error from {tool.name}: {type(exc).__name__}: {exc}", True
 
 
 def _same_task_done(steps: list[Step], tool: str, task: str) -> Step | None:

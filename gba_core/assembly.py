@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gba_core import tracing
 from gba_core.agent import Agent
 from gba_core.config import llm_spec_for
 from gba_core.llm import LLM
@@ -75,5 +76,11 @@ def build_agent(
     """Planner ``planner`` on ``planner_llm`` in front of ``tools``, their LLM work done
     by ``tool_llm`` (default: the planner's). ``planner_options`` go to the planner's
     factory (sampling); ``agent_options`` to ``Agent``."""
+    tracer = agent_options.pop("tracer", None) or tracing.tracer()
+    if tracer is not None:  # every LLM call becomes a span; with tracing off, nothing wraps
+        planner_llm = tracing.TracedLLM(planner_llm, tracer)
+        tool_llm = tracing.TracedLLM(tool_llm, tracer) if tool_llm is not None else planner_llm
     made = get_planner(planner, tools=tools, llm=planner_llm, **dict(planner_options or {}))
-    return Agent(made, tools, tool_llm=tool_llm, planner_name=planner, **agent_options)
+    return Agent(
+        made, tools, tool_llm=tool_llm, planner_name=planner, tracer=tracer, **agent_options
+    )
