@@ -199,3 +199,21 @@ def test_twins_are_derived_from_the_listing(stdio_tools):
     twin.failure_rate = 1.0
     twin.run("r", "t", [], ToolContext(llm=failing))
     assert "This time the tool fails" in failing.calls[0].prompt
+
+
+def test_arguments_on_the_openai_backend_follow_the_server_s_schema(stdio_tools):
+    from gba_core.registry import get_llm
+    from gba_core.testing import LoopbackOpenAI
+
+    arguments = {
+        "title": "Desk lamp",
+        "priority": "low",
+        "reporter": {"name": "Li", "email": "li@x.org"},
+    }
+    with LoopbackOpenAI(lambda body: json.dumps(arguments)) as server:
+        ctx = ToolContext(llm=get_llm(server.spec()))
+        created = stdio_tools["tickets_create_ticket"].run("r", "Open a ticket.", [], ctx)
+        sent = server.bodies[0]["response_format"]["json_schema"]["schema"]
+    assert sent["properties"]["priority"] == {"$ref": "#/$defs/Priority"}
+    assert sent["$defs"]["Priority"]["enum"] == ["low", "normal", "urgent"]
+    assert json.loads(created)["reporter"] == {"name": "Li", "email": "li@x.org"}

@@ -68,6 +68,8 @@ class AgentService:
         planner: str | None,
         llm: str | None,
         max_steps: int,
+        planner_llm: str | None = None,
+        tool_llm: str | None = None,
         max_seconds: float,
         allow_bash: bool,
     ) -> None:
@@ -75,7 +77,8 @@ class AgentService:
         installed = load_toolset().real
         # Nobody is at a terminal to answer ask_user or confirm a command.
         self.tools, _ = offered_tools(installed, interactive=False, options=self.options)
-        models = choose_models(planner, {"default": llm}, installed)
+        choices = {"default": llm, "planner": planner_llm, "tool": tool_llm}
+        models = choose_models(planner, choices, installed)
         self.note = models.note
         self.planner = models.planner
         self.planner_llm = get_llm(models.planner_spec)
@@ -190,6 +193,8 @@ def serve() -> None:
 @click.option("--allow-bash", is_flag=True, help="Let the agent (and --tools) run use_bash.")
 @click.option("--planner", default=None, help="A planner name (default: as `gba run`).")
 @click.option("--llm", default=None, help="The model spec for every role.")
+@click.option("--planner-llm", default=None, help="The planner's model spec.")
+@click.option("--tool-llm", default=None, help="The tools' model spec.")
 @click.option("--max-steps", type=click.IntRange(1, 50), default=8, show_default=True)
 @click.option("--max-seconds", type=click.FloatRange(min=1), default=300, show_default=True)
 @click.option(
@@ -203,6 +208,8 @@ def serve_mcp(
     allow_bash: bool,
     planner: str | None,
     llm: str | None,
+    planner_llm: str | None,
+    tool_llm: str | None,
     max_steps: int,
     max_seconds: float,
     max_request_chars: int,
@@ -211,6 +218,8 @@ def serve_mcp(
     service = AgentService(
         planner=planner,
         llm=llm,
+        planner_llm=planner_llm,
+        tool_llm=tool_llm,
         max_steps=max_steps,
         max_seconds=max_seconds,
         allow_bash=allow_bash,
