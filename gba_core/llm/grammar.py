@@ -228,6 +228,8 @@ class _Converter:
     def _object(self, schema: dict[str, Any], hint: str) -> str:
         self._primitive("space")
         props: dict[str, Any] = schema.get("properties", {})
+        if not props and schema.get("additionalProperties") is False:
+            return self._rule(hint, '"{" space "}" space')  # an object that takes nothing
         if not props:
             return self._primitive("object")
         required = [p for p in props if p in schema.get("required", [])]

@@ -150,3 +150,10 @@ def test_a_schema_feature_the_converter_cannot_follow_is_named_with_its_place(sc
         json_schema_to_gbnf(schema)
     assert named in str(info.value)
     assert isinstance(info.value, ConfigError)  # the CLI prints it as one line
+
+
+def test_an_object_that_takes_no_properties_is_the_empty_object():
+    g = rules(
+        json_schema_to_gbnf({"type": "object", "properties": {}, "additionalProperties": False})
+    )
+    assert deref(g, "root") == '"{" space "}" space'

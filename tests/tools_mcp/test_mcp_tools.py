@@ -217,3 +217,11 @@ def test_arguments_on_the_openai_backend_follow_the_server_s_schema(stdio_tools)
     assert sent["properties"]["priority"] == {"$ref": "#/$defs/Priority"}
     assert sent["$defs"]["Priority"]["enum"] == ["low", "normal", "urgent"]
     assert json.loads(created)["reporter"] == {"name": "Li", "email": "li@x.org"}
+
+
+def test_a_tool_without_arguments_is_called_without_asking_the_model(stdio_tools):
+    llm = ScriptedLLM()  # any call would fail: the script is empty
+    out = stdio_tools["tickets_crash"].fill_arguments(
+        "r", "Stop the desk.", [], ToolContext(llm=llm)
+    )
+    assert out == {} and not llm.calls

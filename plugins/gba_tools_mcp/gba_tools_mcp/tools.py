@@ -115,6 +115,7 @@ class McpTool(Tool):
         self.source = server.name
         self.problem = schema_problem(spec)
         schema = arguments_schema(spec)
+        self.role_schema = schema
         self.role = ToolRole(
             "arguments",
             "function_tool.j2",
@@ -132,6 +133,10 @@ class McpTool(Tool):
     ) -> dict[str, Any]:
         if self.problem:
             raise McpToolError(f"{self.name}: {self.problem}")
+        if not self.role_schema.get("properties"):
+            # A tool that takes no arguments: nothing for the model to write, and an open
+            # object would let it write on to its token limit.
+            return {}
         answer = self.role.ask(ctx, request=request, task=task, scratchpad=scratchpad)
         if not isinstance(answer, dict):
             raise McpToolError(f"{self.name}: the arguments are not a JSON object")
