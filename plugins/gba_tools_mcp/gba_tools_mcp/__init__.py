@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gba_core import hookimpl
-from gba_core.tools import SimulatedTool, Tool
 
-from . import catalog, settings
-from .tools import McpTool, SimulatedMcpTool
+if TYPE_CHECKING:
+    from gba_core.tools import SimulatedTool, Tool
+
+    from .catalog import ToolSpec
+    from .settings import ServerConfig
 
 _warned: set[str] = set()
 
 
-def _listed() -> list[tuple[settings.ServerConfig, catalog.ToolSpec]]:
+def _listed() -> list[tuple[ServerConfig, ToolSpec]]:
+    # Imported here, not at the top: `gba --help` loads this module for its commands
+    # and must stay light.
+    from . import catalog, settings
+
     configured = settings.load()
-    found: list[tuple[settings.ServerConfig, catalog.ToolSpec]] = []
+    found: list[tuple[ServerConfig, ToolSpec]] = []
     for server in configured.servers:
         listing = catalog.listing(server, configured.cache_ttl)
         if listing.error is not None:
@@ -39,12 +45,16 @@ def _listed() -> list[tuple[settings.ServerConfig, catalog.ToolSpec]]:
 
 @hookimpl
 def register_tools(register: Callable[[Tool], None]) -> None:
+    from .tools import McpTool
+
     for server, spec in _listed():
         register(McpTool(server, spec))
 
 
 @hookimpl
 def register_simulated_tools(register: Callable[[SimulatedTool], None]) -> None:
+    from .tools import SimulatedMcpTool
+
     for server, spec in _listed():
         register(SimulatedMcpTool(server, spec))
 
