@@ -225,3 +225,18 @@ def test_a_tool_without_arguments_is_called_without_asking_the_model(stdio_tools
         "r", "Stop the desk.", [], ToolContext(llm=llm)
     )
     assert out == {} and not llm.calls
+
+
+def test_a_server_that_fails_its_start_is_named_with_its_last_words(fresh_plugins, capsys):
+    import sys
+
+    write(
+        "[mcp.servers.picky]\n"
+        f'command = "{sys.executable}"\n'
+        """args = ["-c", "import sys; sys.exit('picky: TICKETS_TOKEN is missing')"]\n"""
+        "timeout = 5\n"
+    )
+    assert tools_by_name() == {}
+    err = capsys.readouterr().err
+    assert "MCP server 'picky'" in err and "TICKETS_TOKEN is missing" in err
+    assert err.count("\n") == 1  # one line

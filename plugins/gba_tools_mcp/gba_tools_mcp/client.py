@@ -107,24 +107,26 @@ class Connection:
             self.client = self._stack.enter_context(
                 self._portal.wrap_async_context_manager(_session(server, self._errlog))
             )
-        except BaseException as exc:
-            reason = self._failure(exc)
+        except Exception as exc:
+            reason = self._failure(exc, stderr=True)
             self.close()
             raise McpServerError(reason) from None
 
-    def _failure(self, exc: BaseException) -> str:
+    def _failure(self, exc: BaseException, *, stderr: bool) -> str:
         reason = describe(exc)
-        self._errlog.seek(0)
-        lines = [line for line in self._errlog.read().splitlines() if line.strip()]
-        if lines:
-            reason += f" (its last words: {lines[-1].strip()[:_STDERR_TAIL]})"
+        if stderr:  # why a server would not start or died: its own last line says
+            self._errlog.seek(0)
+            lines = [line for line in self._errlog.read().splitlines() if line.strip()]
+            if lines:
+                reason += f" (its last words: {lines[-1].strip()[:_STDERR_TAIL]})"
         return redact(f"MCP server {self.server.name!r} ({self.server.where()}): {reason}")
 
     def call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return self._portal.call(lambda: func(*args, **kwargs))
         except Exception as exc:
-            raise McpServerError(self._failure(exc)) from None
+            timed_out = describe(exc) == "timed out"
+            raise McpServerError(self._failure(exc, stderr=not timed_out)) from None
 
     def close(self) -> None:
         # A server that died already must not take gba with it on the way out.
