@@ -14,7 +14,7 @@ tracer and opens no span. With it on, one run is a tree of spans:
 ``GBA_OTEL=1`` sends them to the tracer provider the program set (an application that
 embeds gba, or ``opentelemetry-instrument``); ``GBA_OTEL=otlp`` makes one that exports
 over OTLP/HTTP (``OTEL_EXPORTER_OTLP_ENDPOINT``; needs opentelemetry-exporter-otlp),
-``GBA_OTEL=console`` one that prints them. Request and answer texts are not recorded:
+``GBA_OTEL=console`` one that prints them on stderr. Request and answer texts are not recorded:
 they may be private, and the conventions leave content to opt-in events.
 """
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -62,7 +63,8 @@ def _configure(mode: str) -> None:
 
             exporter: Any = OTLPSpanExporter()
         else:
-            exporter = ConsoleSpanExporter()
+            # stderr: stdout is the command's own output (`gba run --json`).
+            exporter = ConsoleSpanExporter(out=sys.stderr)
     except ImportError as exc:
         raise ConfigError(f"GBA_OTEL={mode} needs {exc.name} (pip install it)") from None
     provider = TracerProvider()
