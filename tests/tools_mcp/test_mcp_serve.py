@@ -150,3 +150,26 @@ def test_tools_offers_each_real_tool_but_never_use_bash_unless_allowed(
     assert "use_bash" not in listed and "final_answer" not in listed
     assert called.content[0].text == "FACT for 'Find the fact.'"
     assert "use_bash" in tools_of(allow_bash=True)[0]
+
+
+def test_a_failing_model_backend_is_the_client_s_error_in_one_line(
+    register_plugin, scripted_backend
+):
+    from mcp import Client
+
+    from gba_core.errors import LLMUnavailableError
+    from gba_tools_mcp.serve import AgentService, build_server
+
+    scripted_backend.default = LLMUnavailableError("cannot reach the model at 127.0.0.1:9")
+    service = AgentService(
+        planner="zero-shot", llm="scripted:test", max_steps=2, max_seconds=60, allow_bash=False
+    )
+    server = build_server(service, expose_tools=False, max_request_chars=100)
+
+    async def session():
+        async with Client(server) as client:
+            return await client.call_tool("run_agent", {"request": "Hello?"})
+
+    result = anyio.run(session)
+    assert result.is_error
+    assert "cannot reach the model at 127.0.0.1:9" in result.content[0].text

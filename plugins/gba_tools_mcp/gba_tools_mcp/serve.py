@@ -27,8 +27,10 @@ from pydantic import BaseModel, Field
 
 from gba_core.agent import FINAL_ANSWER
 from gba_core.assembly import build_agent, choose_models
+from gba_core.errors import GbaError
 from gba_core.registry import get_llm, load_toolset
 from gba_core.schema import Step
+from gba_core.secrets import redact
 from gba_core.tools import Tool, ToolContext, ToolOptions, offered_tools
 
 MAX_REQUEST_CHARS = 4000
@@ -150,7 +152,10 @@ def build_server(service: AgentService, *, expose_tools: bool, max_request_chars
             message = f"step {step.index + 1}: {tool}"
             anyio.from_thread.run(ctx.report_progress, step.index + 1, limit, message)
 
-        return await anyio.to_thread.run_sync(service.answer, request, progress)
+        try:
+            return await anyio.to_thread.run_sync(service.answer, request, progress)
+        except GbaError as exc:  # the model's backend failed: the client gets why, in one line
+            raise ToolError(redact(str(exc))) from None
 
     if expose_tools:
         for name, tool in service.tools.items():
