@@ -76,7 +76,8 @@ def build_agent(
     """Planner ``planner`` on ``planner_llm`` in front of ``tools``, their LLM work done
     by ``tool_llm`` (default: the planner's). ``planner_options`` go to the planner's
     factory (sampling); ``agent_options`` to ``Agent``."""
-    tracer = agent_options.pop("tracer", None) or tracing.tracer()
+    # tracer=None turns tracing off whatever GBA_OTEL says; not given, GBA_OTEL decides.
+    tracer = agent_options.pop("tracer") if "tracer" in agent_options else tracing.tracer()
     if tracer is not None:  # every LLM call becomes a span; with tracing off, nothing wraps
         planner_llm = tracing.TracedLLM(planner_llm, tracer)
         tool_llm = tracing.TracedLLM(tool_llm, tracer) if tool_llm is not None else planner_llm

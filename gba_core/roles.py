@@ -56,7 +56,8 @@ class RoleExample(BaseModel):
     )
 
 
-Output = BaseModel | str
+# A pydantic schema's answer, plain text, or the JSON object a dict schema's answer is.
+Output = BaseModel | str | dict[str, Any]
 Check = Callable[["RoleExample", Output], bool]
 
 
@@ -84,7 +85,8 @@ def output_text(output: Output) -> str:
     """The text of an answer: the string fields of a structured one, joined."""
     if isinstance(output, str):
         return output
-    return " ".join(str(v) for v in output.model_dump(mode="json").values())
+    fields = output if isinstance(output, dict) else output.model_dump(mode="json")
+    return " ".join(str(v) for v in fields.values())
 
 
 def matches_expected(example: RoleExample, output: Output) -> bool:

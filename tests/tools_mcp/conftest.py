@@ -6,6 +6,7 @@ import time
 import pytest
 from mcp_helpers import SERVER, free_port
 
+import gba_tools_mcp
 from gba_tools_mcp import client
 
 
@@ -16,6 +17,7 @@ def mcp_env(tmp_path, monkeypatch):
     monkeypatch.delenv("GBA_MCP_CONFIG", raising=False)
     monkeypatch.delenv("GBA_MCP_CACHE_TTL", raising=False)
     monkeypatch.setenv("GBA_CACHE_DIR", str(tmp_path / "cache"))
+    gba_tools_mcp._warned.clear()  # each test sees its own warnings
     yield tmp_path
     client.close_all()
 

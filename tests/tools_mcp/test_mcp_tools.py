@@ -159,16 +159,19 @@ def test_tool_lists_are_cached_until_their_time_runs_out(stdio_tools, monkeypatc
     assert set(tools_by_name()) == NAMES and asked == ["tickets"]
 
 
-def test_a_broken_server_leaves_its_tools_out_with_one_warning(capsys, fresh_plugins):
+def test_a_broken_server_leaves_its_tools_out_with_one_warning(capsys, monkeypatch, fresh_plugins):
     write(stdio_table() + '[mcp.servers.gone]\ncommand = "/nonexistent/mcp-server"\n')
     toolset = load_toolset()
     assert set(toolset.real) >= NAMES
     assert not [name for name in toolset.real if name.startswith("gone_")]
     err = capsys.readouterr().err
     assert "MCP server 'gone' (/nonexistent/mcp-server): cannot start it" in err
-    # The failure is cached briefly: the next command does not try again at once.
+    assert err.count("\n") == 1
+    # The failure is cached briefly: the next command does not try the server again.
+    asked: list[str] = []
+    monkeypatch.setattr(client, "list_tools", lambda server: asked.append(server.name) or [])
     listing = catalog.listing(next(s for s in settings.load().servers if s.name == "gone"), 3600)
-    assert listing.error and listing.tools is None
+    assert listing.error and listing.tools is None and asked == []
 
 
 def test_a_schema_the_decoder_cannot_follow_makes_the_tool_unavailable(stdio_tools):
@@ -240,3 +243,42 @@ def test_a_server_that_fails_its_start_is_named_with_its_last_words(fresh_plugin
     err = capsys.readouterr().err
     assert "MCP server 'picky'" in err and "TICKETS_TOKEN is missing" in err
     assert err.count("\n") == 1  # one line
+
+
+def test_respelling_as_the_task_writes_never_breaks_the_schema(stdio_tools):
+    tool = stdio_tools["tickets_create_ticket"]
+    arguments = {
+        "title": "Printer on fire",
+        "priority": "urgent",
+        "reporter": {"name": "Ada", "email": "ada@example.com"},
+    }
+    task = "Open an URGENT ticket 'PRINTER ON FIRE' for ADA@Example.com."
+    filled = tool.fill_arguments("r", task, [], ToolContext(llm=ScriptedLLM([arguments])))
+    assert filled["priority"] == "urgent"  # "URGENT" is no value of the enum
+    created = json.loads(tool.run("r", task, [], ToolContext(llm=ScriptedLLM([arguments]))))
+    assert created["priority"] == "urgent"
+
+
+def test_one_bad_server_or_tool_never_costs_the_others(monkeypatch, capsys, fresh_plugins):
+    monkeypatch.delenv("NEVER_SET_TOKEN", raising=False)
+    write(
+        stdio_table()
+        + '[mcp.servers.locked]\ncommand = "x"\nenv = { TOKEN = "${NEVER_SET_TOKEN}" }\n'
+    )
+    assert set(tools_by_name()) == NAMES
+    assert "MCP server 'locked'" in capsys.readouterr().err
+    server = settings.load().servers[0]
+    dangling = catalog.ToolSpec(
+        name="odd",
+        description="Refers to a definition it lacks.",
+        input_schema={"type": "object", "properties": {"a": {"$ref": "#/$defs/Missing"}}},
+    )
+    reason = McpTool(server, dangling).unavailable(interactive=False, options=ToolOptions())
+    assert reason and "cannot be read" in reason
+
+
+def test_plain_env_values_are_not_masked(fresh_plugins):
+    write(stdio_table(env='{ MODE = "production", API_KEY = "plain-key-12345" }'))
+    tool = tools_by_name()["tickets_env_value"]
+    assert run(tool, {"name": "MODE"}) == "production"
+    assert run(tool, {"name": "API_KEY"}) == "***"  # a key named like a credential

@@ -25,22 +25,42 @@ _warned: set[str] = set()
 def _listed() -> list[tuple[ServerConfig, ToolSpec]]:
     # Imported here, not at the top: `gba --help` loads this module for its commands
     # and must stay light.
+    from gba_core.errors import GbaError
+    from gba_core.tools import TOOL_NAME
+
     from . import catalog, settings
+    from .tools import gba_name
 
     configured = settings.load()
     found: list[tuple[ServerConfig, ToolSpec]] = []
+    names: set[str] = set()
     for server in configured.servers:
-        listing = catalog.listing(server, configured.cache_ttl)
-        if listing.error is not None:
-            if listing.error not in _warned:
-                _warned.add(listing.error)
-                print(
-                    f"warning: {listing.error}; its tools are left out (`gba mcp servers`)",
-                    file=sys.stderr,
-                )
+        try:
+            listing = catalog.listing(server, configured.cache_ttl)
+        except GbaError as exc:  # e.g. a ${VAR} that is not set: this server only
+            _warn(f"MCP server {server.name!r}: {exc}; its tools are left out")
             continue
-        found += [(server, spec) for spec in listing.tools or ()]
+        if listing.error is not None:
+            _warn(f"{listing.error}; its tools are left out (`gba mcp servers`)")
+            continue
+        for spec in listing.tools or ():
+            name = gba_name(server, spec.name)
+            if not TOOL_NAME.match(name) or name in names:
+                why = (
+                    "is taken" if name in names else "is not a lower_snake_case name of 64 at most"
+                )
+                _warn(f"MCP server {server.name!r}: tool {spec.name!r} left out: {name!r} {why}")
+                continue
+            names.add(name)
+            found.append((server, spec))
     return found
+
+
+def _warn(message: str) -> None:
+    """One line on stderr, once per process: a broken server never stops gba."""
+    if message not in _warned:
+        _warned.add(message)
+        print(f"warning: {message}", file=sys.stderr)
 
 
 @hookimpl

@@ -30,7 +30,13 @@ _STDERR_TAIL = 300
 
 
 class McpServerError(GbaError):
-    """An MCP server could not be started or reached, or a call to it failed."""
+    """An MCP server could not be started or reached, or a call to it failed.
+    ``broken``: the connection is gone (closed, timed out, transport failure), so the
+    next call opens a new one; a JSON-RPC error from a live server leaves it open."""
+
+    def __init__(self, message: str, *, broken: bool = True) -> None:
+        super().__init__(message)
+        self.broken = broken
 
 
 def _leaf(exc: BaseException) -> BaseException:
@@ -38,6 +44,15 @@ def _leaf(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     return exc
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether the failure leaves no usable connection (closed, timed out, transport)."""
+    from mcp import MCPError
+    from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+
+    exc = _leaf(exc)
+    return not isinstance(exc, MCPError) or exc.code in (CONNECTION_CLOSED, REQUEST_TIMEOUT)
 
 
 def describe(exc: BaseException) -> str:
@@ -52,12 +67,12 @@ def describe(exc: BaseException) -> str:
         if exc.code == CONNECTION_CLOSED:
             return "the server closed the connection"
         return f"MCP error {exc.code}: {exc.message}"
+    if isinstance(exc, TimeoutError):  # an OSError too: before the OSError branch
+        return "timed out"
     if isinstance(exc, FileNotFoundError):
         return f"cannot start it: {exc.filename or exc} not found"
     if isinstance(exc, OSError):
         return f"cannot start it: {exc.strerror or exc}"
-    if isinstance(exc, TimeoutError):
-        return "timed out"
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
@@ -112,21 +127,34 @@ class Connection:
             self.close()
             raise McpServerError(reason) from None
 
+    def _last_words(self) -> str:
+        try:
+            self._errlog.flush()
+            self._errlog.buffer.seek(0, 2)
+            size = self._errlog.buffer.tell()
+            self._errlog.buffer.seek(max(0, size - 4096))
+            # Whatever the server wrote, in whatever encoding: never a decode error here.
+            text = self._errlog.buffer.read().decode("utf-8", errors="replace")
+        except (OSError, ValueError):
+            return ""
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        return lines[-1][:_STDERR_TAIL] if lines else ""
+
     def _failure(self, exc: BaseException, *, stderr: bool) -> str:
         reason = describe(exc)
-        if stderr:  # why a server would not start or died: its own last line says
-            self._errlog.seek(0)
-            lines = [line for line in self._errlog.read().splitlines() if line.strip()]
-            if lines:
-                reason += f" (its last words: {lines[-1].strip()[:_STDERR_TAIL]})"
+        # Why a server would not start or died: its own last line says.
+        if stderr and (words := self._last_words()):
+            reason += f" (its last words: {words})"
         return redact(f"MCP server {self.server.name!r} ({self.server.where()}): {reason}")
 
     def call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return self._portal.call(lambda: func(*args, **kwargs))
         except Exception as exc:
-            timed_out = describe(exc) == "timed out"
-            raise McpServerError(self._failure(exc, stderr=not timed_out)) from None
+            lost = connection_lost(exc)
+            closed = lost and describe(exc) != "timed out"
+            message = self._failure(exc, stderr=closed)
+            raise McpServerError(message, broken=lost) from None
 
     def close(self) -> None:
         # A server that died already must not take gba with it on the way out.
@@ -142,17 +170,27 @@ _lock = threading.Lock()
 def connection(server: ServerConfig) -> Connection:
     key = server.model_dump_json()
     with _lock:
-        if key not in _connections:
-            _connections[key] = Connection(server)
-        return _connections[key]
-
-
-def drop(server: ServerConfig) -> None:
-    """Close the server's connection; the next call opens a new one."""
-    with _lock:
-        found = _connections.pop(server.model_dump_json(), None)
+        found = _connections.get(key)
     if found is not None:
-        found.close()
+        return found
+    # Started outside the lock: a slow server must not hold up the others. Two threads
+    # that start the same one keep the first and close the second.
+    made = Connection(server)
+    with _lock:
+        kept = _connections.setdefault(key, made)
+    if kept is not made:
+        made.close()
+    return kept
+
+
+def drop(server: ServerConfig, conn: Connection) -> None:
+    """Close ``conn`` and forget it, if it is still the server's connection; the next
+    call opens a new one."""
+    key = server.model_dump_json()
+    with _lock:
+        if _connections.get(key) is conn:
+            del _connections[key]
+    conn.close()
 
 
 @atexit.register
@@ -176,8 +214,9 @@ def list_tools(server: ServerConfig) -> list[Any]:
             cursor = page.next_cursor
             if not cursor:
                 return tools
-    except McpServerError:
-        drop(server)
+    except McpServerError as exc:
+        if exc.broken:
+            drop(server, conn)
         raise
 
 
@@ -187,6 +226,7 @@ def call_tool(server: ServerConfig, name: str, arguments: dict[str, Any]) -> Any
     conn = connection(server)
     try:
         return conn.call(conn.client.call_tool, name, arguments)
-    except McpServerError:
-        drop(server)
+    except McpServerError as exc:
+        if exc.broken:
+            drop(server, conn)
         raise

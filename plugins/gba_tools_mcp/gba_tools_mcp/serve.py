@@ -170,11 +170,15 @@ def _expose(server: Any, service: AgentService, tool: Tool, limit: int, error: t
         str, Field(min_length=1, max_length=limit, description="what to do, in plain words")
     ]
 
-    async def call(task: Task, request: str | None = None) -> str:
+    Context = Annotated[
+        str | None, Field(max_length=limit, description="the user's request, if any")
+    ]
+
+    async def call(task: Task, request: Context = None) -> str:
         try:
             return await anyio.to_thread.run_sync(service.run_tool, tool, task, request)
         except Exception as exc:  # the tool's own failure, as the client's error result
-            raise error(f"{type(exc).__name__}: {exc}") from None
+            raise error(redact(f"{type(exc).__name__}: {exc}")) from None
 
     server.add_tool(call, name=tool.name, description=tool.description)
 

@@ -81,8 +81,17 @@ class ServerConfig(BaseModel):
         }
 
     def where(self) -> str:
-        """The server as a person recognises it, with no secret in it."""
-        return self.url or " ".join([self.command or "", *self.args]).strip()
+        """The server as a person recognises it, with no secret in it: a URL without its
+        user, password and query; a command's arguments are shown, so keep tokens in
+        ``env`` (``${VAR}``), not in ``args``."""
+        if self.url:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(self.url)
+            host = parts.hostname or ""
+            port = f":{parts.port}" if parts.port else ""
+            return f"{parts.scheme}://{host}{port}{parts.path}"
+        return " ".join([self.command or "", *self.args]).strip()
 
 
 def snake(text: str) -> str:
@@ -92,7 +101,16 @@ def snake(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
+# Keys whose values are credentials even when written into the file as they are.
+_SECRET_KEY = re.compile(r"auth|token|key|secret|password|passwd|cookie|credential", re.I)
+
+
 def _expand(value: str, key: str) -> str:
+    """``value`` with ``${VAR}`` filled in. What came from the environment is a secret, and
+    so is the whole value of a key named like a credential ("Authorization", "API_KEY");
+    plain values ("production", "application/json") are not, or they would be masked in
+    every observation."""
+
     def one(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in os.environ:
@@ -101,7 +119,8 @@ def _expand(value: str, key: str) -> str:
         return os.environ[name]
 
     expanded = _VARIABLE.sub(one, value)
-    remember(expanded)
+    if _SECRET_KEY.search(key.rsplit(".", 1)[-1]):
+        remember(expanded)
     return expanded
 
 

@@ -59,6 +59,8 @@ def schema_problem(spec: ToolSpec) -> str | None:
         json_schema_to_gbnf(arguments_schema(spec))
     except UnsupportedSchemaError as exc:
         return f"its input schema uses {exc}, which gba's schema-guided output does not support"
+    except Exception as exc:  # a broken schema (a $ref to nowhere) is the server's bug
+        return f"its input schema cannot be read ({type(exc).__name__}: {exc})"
     return None
 
 
@@ -141,7 +143,22 @@ class McpTool(Tool):
         if not isinstance(answer, dict):
             raise McpToolError(f"{self.name}: the arguments are not a JSON object")
         sources = (task, request, *(entry.result for entry in scratchpad))
-        return dict(_keep_as_written(answer, sources))
+        kept = dict(_keep_as_written(answer, sources))
+        # Respelt as the task spells it ("URGENT" for an enum's "urgent") a value may no
+        # longer fit the schema the decoder kept it to: then the decoder's answer stands.
+        return kept if kept == answer or self._valid(kept) else dict(answer)
+
+    def _valid(self, arguments: dict[str, Any]) -> bool:
+        import jsonschema
+
+        try:
+            return bool(
+                jsonschema.validators.validator_for(self.role_schema)(self.role_schema).is_valid(
+                    arguments
+                )
+            )
+        except jsonschema.exceptions.SchemaError:
+            return False
 
     def run(self, request: str, task: str, scratchpad: Scratchpad, ctx: ToolContext) -> str:
         arguments = self.fill_arguments(request, task, scratchpad, ctx)
