@@ -18,8 +18,9 @@ are cached.
 ``GBA_MCP_CONFIG`` names the JSON file instead of ``config``. ``${VAR}`` is taken from
 gba's environment when the server is started, so tokens need not sit in the file. A
 stdio server sees only the variables its ``env`` gives it (and the SDK's few defaults:
-HOME, PATH, USER ...), never gba's whole environment. Header and env values are secrets:
-they are masked in every error, log and stored trajectory.
+HOME, PATH, USER ...), never gba's whole environment. What ``${VAR}`` brings in, and the
+value of a key named like a credential, are secrets: masked in every error, log and
+stored trajectory.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class ServerConfig(BaseModel):
         return "stdio" if self.command else "http"
 
     def resolved_env(self) -> dict[str, str]:
-        """``env`` with ``${VAR}`` filled from gba's environment, each value a secret."""
+        """``env`` with ``${VAR}`` filled from gba's environment (see ``_expand``)."""
         return {key: _expand(value, f"{self.name}.env.{key}") for key, value in self.env.items()}
 
     def resolved_headers(self) -> dict[str, str]:
