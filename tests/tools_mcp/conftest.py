@@ -1,10 +1,8 @@
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
-from mcp_helpers import SERVER, free_port
+from mcp_helpers import SERVER, free_port, wait_for_port
 
 import gba_tools_mcp
 from gba_tools_mcp import client
@@ -31,14 +29,7 @@ def http_server():
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
+    if not wait_for_port(port, 30):
         proc.kill()
         pytest.fail("the HTTP MCP server did not start")
     yield f"http://127.0.0.1:{port}/mcp"

@@ -3,15 +3,13 @@
 server runs with the built-in tools only, so its planner answers at once."""
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import anyio
 import pytest
-from mcp_helpers import free_port
+from mcp_helpers import free_port, wait_for_port
 
 from gba_core import hookimpl
 from gba_core.testing import LoopbackOpenAI, play_agent_roles
@@ -79,14 +77,7 @@ def test_serve_mcp_over_http_with_the_tools_and_a_clear_error_for_bad_input(tmp_
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                    break
-                except OSError:
-                    time.sleep(0.2)
-            else:
+            if not wait_for_port(port, 60):
                 pytest.fail(f"gba serve mcp did not start: {proc.stderr.read()}")
 
             async def session():
