@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gba_core import tracing
+from gba_core import registry, tracing
 from gba_core.agent import Agent
 from gba_core.config import llm_spec_for
 from gba_core.llm import LLM
@@ -36,6 +36,12 @@ class AgentModels:
     @property
     def planner_spec(self) -> str:
         return self.choice.llm_spec
+
+    def load(self) -> tuple[LLM, LLM]:
+        """The planner's model and the tools' model, loaded once when they are the same."""
+        planner_llm = registry.get_llm(self.planner_spec)
+        same = self.tool_spec == self.planner_spec
+        return planner_llm, planner_llm if same else registry.get_llm(self.tool_spec)
 
     @property
     def note(self) -> str | None:

@@ -201,7 +201,7 @@ def run(
 ) -> None:
     """Answer REQUEST with the agent, printing each step's task, tool and result."""
     from gba_core.assembly import build_agent, choose_models
-    from gba_core.registry import get_llm, load_toolset, planner_factory
+    from gba_core.registry import load_toolset, planner_factory
     from gba_core.tools import ToolMode, ToolOptions, offered_tools
 
     if not request.strip():
@@ -232,9 +232,8 @@ def run(
     models = choose_models(planner, choices, installed, mode=mode)
     if models.note:
         click.echo(models.note, err=True)
-    planner, planner_spec, tool_spec = models.planner, models.planner_spec, models.tool_spec
-    planner_model = get_llm(planner_spec)
-    tool_model = planner_model if tool_spec == planner_spec else get_llm(tool_spec)
+    planner = models.planner
+    planner_model, tool_model = models.load()
     if cache_path:
         from gba_core.llm.cache import CachedLLM, CallCache
 

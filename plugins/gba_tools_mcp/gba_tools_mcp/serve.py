@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from gba_core.agent import FINAL_ANSWER
 from gba_core.assembly import build_agent, choose_models
 from gba_core.errors import GbaError
-from gba_core.registry import get_llm, load_toolset
+from gba_core.registry import load_toolset
 from gba_core.schema import Step
 from gba_core.secrets import redact
 from gba_core.tools import Tool, ToolContext, ToolOptions, offered_tools
@@ -83,9 +83,7 @@ class AgentService:
         models = choose_models(planner, choices, installed)
         self.note = models.note
         self.planner = models.planner
-        self.planner_llm = get_llm(models.planner_spec)
-        same = models.tool_spec == models.planner_spec
-        self.tool_llm = self.planner_llm if same else get_llm(models.tool_spec)
+        self.planner_llm, self.tool_llm = models.load()
         self.max_steps = max_steps
         self.max_seconds = max_seconds
         self._lock = threading.Lock()
