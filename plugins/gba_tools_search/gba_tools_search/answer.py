@@ -2,8 +2,8 @@
 
 Two ways to answer, chosen by the ``search_answer`` setting:
 
-* ``extract`` (the default): the sentence of the found documents most similar to the
-  task and the user's request is the answer, followed by the next best sentences of its
+* ``extract`` (the default): the sentence of the found documents that best answers the
+  task and the user's request (``rank``) is the answer, followed by the next best sentences of its
   document. No LLM call: a 270M model asked to condense found text rewrites the numbers
   and names it was given (the benchmark's search failures were mostly that), while the
   retrieved sentence holds them verbatim, and it costs no tool-model time.
@@ -27,6 +27,8 @@ from pydantic import BaseModel, Field
 from gba_core.llm.base import degenerate
 from gba_core.roles import ToolRole
 from gba_core.tools import ToolContext
+
+from .rank import bonus
 
 NOTE_CHARS = 400
 EVIDENCE_SENTENCES = 4
@@ -133,7 +135,7 @@ def _ask(ctx: ToolContext, role: ToolRole, task: str, **variables: Any) -> Any:
 
 
 def extract(task: str, request: str, docs: list[Found]) -> str:
-    """The ``ANSWER_SENTENCES`` sentences of ``docs`` most similar to the task and the
+    """The ``ANSWER_SENTENCES`` sentences of ``docs`` that best answer the task and the
     request, then the next best sentence of the best one's document, then the sources.
     When even the best sentence is far from the task, the first line says nothing was
     found, so the planner does not take an unrelated sentence for the answer."""
@@ -147,9 +149,11 @@ def extract(task: str, request: str, docs: list[Found]) -> str:
     # The request guards against a planner's garbled query; the task says which part of
     # a many-part request this search is for, so it counts for more.
     queries = [task, request] if request.strip() else [task]
+    weights = [1.0, 0.5][: len(queries)]
     vectors = load_embedder("").encode([*queries, *(s for _, s in pool)])
     similarity = vectors[len(queries) :] @ vectors[: len(queries)].T
-    scores = similarity @ np.asarray([1.0, 0.5][: len(queries)])
+    scores = similarity @ np.asarray(weights)
+    scores = scores + np.asarray(bonus(queries, weights, [s for _, s in pool]))
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
     best = order[0]
     top_doc = pool[best][0]
