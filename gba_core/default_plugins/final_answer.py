@@ -4,6 +4,7 @@ end the way real ones do."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 
@@ -44,15 +45,24 @@ def _same(a: str, b: str) -> bool:
     return " ".join(a.lower().split()).rstrip(".") == " ".join(b.lower().split()).rstrip(".")
 
 
+def _json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
 def unusable(answer: str, task: str) -> bool:
-    """Output that is no answer: empty or looping, the planner's instruction echoed, or
-    the prompt's scratchpad copied out ("Request: ...", "Result of ...")."""
+    """Output that is no answer: empty or looping, the planner's instruction echoed, the
+    prompt's scratchpad copied out ("Request: ...", "Result of ..."), or a JSON object
+    (a tool's arguments, seen from the 270M after a calendar entry)."""
     head = answer.lstrip()
     return (
         degenerate(answer)
         or _same(answer, task)
         or head.startswith(("Request:", "Result of", "What to answer:"))
         or 'Result of "' in answer
+        or _json_object(head)
     )
 
 

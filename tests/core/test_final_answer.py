@@ -25,6 +25,14 @@ def test_echoes_and_copied_prompts_are_not_answers():
     assert not unusable("The Titanic sank on 15 April 1912.", task)
 
 
+def test_a_json_object_is_no_answer_but_braces_in_prose_are():
+    task = "Tell the user the plumber is in the calendar for 2027-03-16 at 10:00."
+    assert unusable('{"title": "Call with plumber", "date": "2027-03-16"}', task)
+    assert unusable(' {"seq": "seq 1 1000 | wc -l"}', task)
+    assert not unusable("The set {1, 2, 3} has 3 members.", task)
+    assert not unusable("[1, 2, 3]", task)
+
+
 def run(reply):
     llm = ScriptedLLM([reply])
     scratchpad = [ScratchpadEntry(task="When did the Titanic sink?", tool="search", result="1912")]
@@ -38,3 +46,4 @@ def test_final_answer_keeps_a_real_answer_and_replaces_an_echo():
     assert run('Request: When did the Titanic sink?\nResult of "x": 1912') == (
         "The Titanic sank in 1912."
     )
+    assert run('{"date": "1912-04-15"}') == "The Titanic sank in 1912."
