@@ -36,6 +36,13 @@ def test_dates_and_averages():
     assert calculate("result = [17 * 23, 2 ** 10]") == "Result: [391, 1024]"
 
 
+def test_results_carry_no_floating_point_noise():
+    assert calculate("result = 138.5 - 146.6") == "Result: -8.1"
+    assert calculate("result = [0.1 + 0.2, 1 / 3]") == "Result: [0.3, 0.333333333333]"
+    assert calculate("result = 21 * 24 * 3600") == "Result: 1814400"
+    assert calculate("result = 2 ** 70") == f"Result: {2**70}"  # ints stay exact
+
+
 def test_the_code_sees_the_scratchpad_through_the_prompt():
     llm = ScriptedLLM([{"code": "result = 522000 * 2"}])
     pad = [ScratchpadEntry(task="Population of Lyon", tool="search", result="522,000")]

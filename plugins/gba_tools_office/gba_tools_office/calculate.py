@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from numbers import Real
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -28,6 +29,12 @@ def _is_number(value: object) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
+def _tidy(value: Any) -> Any:
+    """``value`` without binary floating-point noise: 138.5 - 146.6 is -8.1, not
+    -8.099999999999994, which the planner copies into the answer as it stands."""
+    return float(f"{value:.12g}") if isinstance(value, float) else value
+
+
 def compute(code: str) -> float | list[float] | str:
     """The number (or list) the code sets as ``result`` in the sandbox, or the error
     text for the planner."""
@@ -43,7 +50,8 @@ def compute(code: str) -> float | list[float] | str:
     numbers = value if isinstance(value, list) else [value]
     if value is None or not numbers or not all(_is_number(v) for v in numbers):
         return "Error: the calculation did not set `result` to a number or list of numbers"
-    return value  # type: ignore[no-any-return]
+    tidy = [_tidy(v) for v in numbers]
+    return tidy if isinstance(value, list) else tidy[0]
 
 
 def _close(got: object, want: object) -> bool:
