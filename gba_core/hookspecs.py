@@ -76,7 +76,9 @@ def register_llms(register: Callable[..., None]) -> None:
     """Register LLM backends by spec prefix: ``register(prefix, factory, help="...")``.
 
     A spec ``PREFIX:NAME?key=value`` resolves to ``factory(NAME, **options)``, which
-    returns an object with the ``LLM`` protocol (``complete(messages, ...)``).
+    returns an object with the ``LLM`` protocol (``complete(messages, ...)``). A backend
+    with access to logits may set ``accepts_contrast = True`` and take ``contrast=``
+    (``gba_core.llm.base.Contrast``, context-aware decoding); others are never passed it.
     """
 
 

@@ -6,6 +6,7 @@ import json
 import re
 import zlib
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from pydantic import BaseModel, Field, ValidationError
@@ -35,6 +36,27 @@ class Completion(BaseModel):
     # Prompt tokens actually evaluated (the rest came from a reused KV-cache prefix).
     prompt_tokens_evaluated: int | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """Context-aware decoding for one call: ``messages`` are the same prompt with its
+    context left out, and each next token is chosen by (1 + ``weight``) times its logits
+    with the context less ``weight`` times its logits without, so what the context says
+    outweighs what the model would say anyway. It starts once the output holds ``after``
+    (at the first token when empty). Only backends with ``accepts_contrast`` take it."""
+
+    messages: list[Message]
+    weight: float
+    after: str = ""
+
+    def key(self) -> list[Any]:
+        return [self.messages, self.weight, self.after]
+
+
+def accepts_contrast(llm: object) -> bool:
+    """Whether ``llm.complete`` takes ``contrast=`` (wrappers answer for what they wrap)."""
+    return bool(getattr(llm, "accepts_contrast", False))
 
 
 @runtime_checkable

@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gba_core.errors import ConfigError
-from gba_core.llm.base import LLM, Completion, Message, SchemaLike, parse_output, schema_dict
+from gba_core.llm.base import (
+    LLM,
+    Completion,
+    Contrast,
+    Message,
+    SchemaLike,
+    accepts_contrast,
+    parse_output,
+    schema_dict,
+)
 from gba_core.llm.identity import model_identity
 
 SCHEMA_SQL = """
@@ -36,8 +45,9 @@ def cache_key(
     temperature: float,
     max_tokens: int | None,
     seed: int | None,
+    contrast: Contrast | None = None,
 ) -> str:
-    payload = {
+    payload: dict[str, Any] = {
         "spec": spec,
         "messages": [dict(m) for m in messages],
         "schema": schema_dict(schema) if schema is not None else None,
@@ -45,6 +55,8 @@ def cache_key(
         "max_tokens": max_tokens,
         "seed": seed,
     }
+    if contrast is not None:  # absent otherwise, so earlier keys still hit
+        payload["contrast"] = contrast.key()
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -128,6 +140,10 @@ class CachedLLM:
         # path is a miss (the spec column keeps the readable name).
         self.identity = model_identity(inner)
 
+    @property
+    def accepts_contrast(self) -> bool:
+        return accepts_contrast(self.inner)
+
     def complete(
         self,
         messages: list[Message],
@@ -136,12 +152,15 @@ class CachedLLM:
         temperature: float = 0.0,
         max_tokens: int | None = None,
         seed: int | None = None,
+        contrast: Contrast | None = None,
     ) -> Completion:
+        # Passed on only when given: the inner model need not know the option.
+        extra: dict[str, Any] = {"contrast": contrast} if contrast is not None else {}
         if temperature > 0 and seed is None:
             return self.inner.complete(
-                messages, schema=schema, temperature=temperature, max_tokens=max_tokens
+                messages, schema=schema, temperature=temperature, max_tokens=max_tokens, **extra
             )
-        key = cache_key(self.identity, messages, schema, temperature, max_tokens, seed)
+        key = cache_key(self.identity, messages, schema, temperature, max_tokens, seed, contrast)
         if (hit := self.cache.get(key)) is not None:
             completion = Completion.model_validate(hit)
             completion.cached = True
@@ -149,7 +168,12 @@ class CachedLLM:
                 completion.parsed = parse_output(completion.content, schema)
             return completion
         completion = self.inner.complete(
-            messages, schema=schema, temperature=temperature, max_tokens=max_tokens, seed=seed
+            messages,
+            schema=schema,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            seed=seed,
+            **extra,
         )
         self.cache.put(key, self.spec, completion.model_dump(mode="json", exclude={"parsed"}))
         return completion

@@ -24,6 +24,7 @@ holds its lock: llama.cpp contexts are not thread-safe.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -33,10 +34,17 @@ from pathlib import Path
 from urllib.parse import quote
 
 from gba_core.errors import InvalidOutputError
-from gba_core.llm.base import Completion, Message, SchemaLike, parse_output, schema_dict
+from gba_core.llm.base import (
+    Completion,
+    Contrast,
+    Message,
+    SchemaLike,
+    parse_output,
+    schema_dict,
+)
 from gba_core.llm.embedded import EMBEDDED_MODELS, embedded_model_path
 from gba_core.llm.formats import format_messages, stop_strings
-from gba_core.llm.llamacpp_model import check_gguf, load_model
+from gba_core.llm.llamacpp_model import ContrastRun, check_gguf, load_model
 from gba_core.llm.llamacpp_sampling import schema_to_grammar
 
 DEFAULT_N_CTX = 8192
@@ -62,6 +70,7 @@ class LlamaCppLLM:
         adapter = check_gguf(Path(lora).expanduser(), "LoRA adapter") if lora else None
         threads = int(n_threads or os.environ.get("GBA_LLAMA_THREADS") or os.cpu_count() or 1)
         self._model = load_model(path, adapter, int(n_ctx), threads)
+        self._load_args = (path, adapter, int(n_ctx), threads)
         # "plain" forces the plain format even when the GGUF carries a template.
         self.chat_template = (
             None if chat_template == "plain" else chat_template or self._model.chat_template
@@ -106,6 +115,13 @@ class LlamaCppLLM:
     def tokenize(self, text: str) -> list[int]:
         return self._model.tokenize_prompt(text)
 
+    accepts_contrast = True
+
+    def _contrast_run(self, contrast: Contrast) -> ContrastRun:
+        other = load_model(*self._load_args, slot=1)
+        prompt = other.tokenize_prompt(self.render(contrast.messages))
+        return ContrastRun(other, prompt, contrast.weight, contrast.after.encode())
+
     def complete(
         self,
         messages: list[Message],
@@ -114,11 +130,14 @@ class LlamaCppLLM:
         temperature: float = 0.0,
         max_tokens: int | None = None,
         seed: int | None = None,
+        contrast: Contrast | None = None,
     ) -> Completion:
         gbnf = schema_to_grammar(json.dumps(schema_dict(schema))) if schema is not None else None
         prompt_text = self.render(messages)
+        run = self._contrast_run(contrast) if contrast is not None else None
         start = time.perf_counter()
-        with self._model.lock:
+        # The second context is only ever taken after the first: no lock-order deadlock.
+        with self._model.lock, run.model.lock if run else contextlib.nullcontext():
             tokens = self._model.tokenize_prompt(prompt_text)
             # The context may hold fewer tokens than asked for.
             limit = min(max_tokens or DEFAULT_MAX_TOKENS, self._model.llama.n_ctx() - len(tokens))
@@ -129,6 +148,7 @@ class LlamaCppLLM:
                 max_tokens=limit,
                 seed=seed,
                 stops=() if gbnf else stop_strings(self.chat_template),
+                contrast=run,
             )
         seconds = time.perf_counter() - start
         completion = Completion(

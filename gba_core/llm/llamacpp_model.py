@@ -34,6 +34,21 @@ JUMP_WINDOW = 4
 
 
 @dataclass
+class ContrastRun:
+    """Context-aware decoding in the token loop: ``model`` is a second context on the
+    same weights, fed ``prompt`` (the prompt without its context) and then every token
+    written, from when the output holds ``after``."""
+
+    model: LoadedModel
+    prompt: list[int]
+    weight: float
+    after: bytes = b""
+
+    def combine(self, logits: Any) -> Any:
+        return (1 + self.weight) * logits - self.weight * self.model.logits()
+
+
+@dataclass
 class Generation:
     text: str
     evaluated: int  # prompt tokens evaluated (the rest came from the cache)
@@ -173,6 +188,7 @@ class LoadedModel:
         max_tokens: int,
         seed: int | None,
         stops: tuple[str, ...],
+        contrast: ContrastRun | None = None,
     ) -> Generation:
         import numpy as np
 
@@ -189,9 +205,17 @@ class LoadedModel:
         pieces: list[bytes] = []
         finish = "length"
         n_forced = 0
+        contrasted = False
         try:
             while len(out) < max_tokens:
                 logits = self.logits()
+                if contrast is not None:
+                    if not contrasted and contrast.after in b"".join(pieces):
+                        # The other context catches up: its prompt, then what was written.
+                        contrast.model._eval_prompt([*contrast.prompt, *out])
+                        contrasted = True
+                    if contrasted:
+                        logits = contrast.combine(logits)
                 token = pick(logits, temperature, rng)
                 if grammar is not None and not grammar.allows(token, float(logits[token])):
                     token = grammar.pick_allowed(logits, temperature, rng)
@@ -223,6 +247,9 @@ class LoadedModel:
                         break
                     batch += forced
                 self.llama.eval(batch)
+                if contrasted:
+                    assert contrast is not None
+                    contrast.model.llama.eval(batch)
         finally:
             if grammar is not None:
                 grammar.close()
@@ -294,7 +321,7 @@ def quiet_llama_logs() -> None:
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
-_models: dict[tuple[str, str | None, int, int], LoadedModel] = {}
+_models: dict[tuple[str, str | None, int, int, int], LoadedModel] = {}
 _models_lock = threading.Lock()
 
 
@@ -308,8 +335,12 @@ def _close_models() -> None:
         _models.clear()
 
 
-def load_model(path: Path, lora: Path | None, n_ctx: int, n_threads: int) -> LoadedModel:
-    key = (str(path), str(lora) if lora else None, n_ctx, n_threads)
+def load_model(
+    path: Path, lora: Path | None, n_ctx: int, n_threads: int, *, slot: int = 0
+) -> LoadedModel:
+    """The process's context for these settings; ``slot`` 1 is a second one on the same
+    weights (llama.cpp maps the file once), which context-aware decoding feeds."""
+    key = (str(path), str(lora) if lora else None, n_ctx, n_threads, slot)
     with _models_lock:
         if key not in _models:
             quiet_llama_logs()

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from gba_core.llm.base import Completion, Message, SchemaLike, parse_output
+from gba_core.llm.base import Completion, Contrast, Message, SchemaLike, parse_output
 
 Response = str | dict[str, Any] | BaseModel | Exception | Callable[..., Any]
 
@@ -22,6 +22,7 @@ class Call:
     temperature: float
     max_tokens: int | None
     seed: int | None
+    contrast: Contrast | None = None
 
     @property
     def prompt(self) -> str:
@@ -43,6 +44,8 @@ class ScriptedLLM:
     spec: str = "scripted:test"
     default: Response | None = None
     calls: list[Call] = field(default_factory=list)
+    # As a backend with logits would say; its calls then record the contrast asked for.
+    accepts_contrast: bool = False
 
     def __post_init__(self) -> None:
         self._queue: deque[Response] = deque(self.responses)
@@ -63,8 +66,9 @@ class ScriptedLLM:
         temperature: float = 0.0,
         max_tokens: int | None = None,
         seed: int | None = None,
+        contrast: Contrast | None = None,
     ) -> Completion:
-        call = Call(list(messages), schema, temperature, max_tokens, seed)
+        call = Call(list(messages), schema, temperature, max_tokens, seed, contrast)
         self.calls.append(call)
         if self._queue:
             item = self._queue.popleft()

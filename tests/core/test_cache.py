@@ -94,3 +94,24 @@ def test_file_digests_are_read_again_only_when_the_file_changed(tmp_path, monkey
     path.write_bytes(b"weighs")  # same size: the mtime tells
     os.utime(path, ns=(1, 1))
     assert identity.file_digest(path) == real(b"weighs").hexdigest() and len(reads) == 2
+
+
+def test_a_contrast_is_part_of_the_key_and_reaches_the_inner_model(tmp_path):
+    from gba_core.llm.base import Contrast, accepts_contrast
+    from gba_core.llm.cache import cache_key
+
+    inner = ScriptedLLM(default="Paris", accepts_contrast=True)
+    llm = CachedLLM(inner, CallCache(tmp_path / "c.sqlite"))
+    assert accepts_contrast(llm) and not accepts_contrast(CachedLLM(ScriptedLLM(), llm.cache))
+    blank = [{"role": "user", "content": "?"}]
+    llm.complete(MESSAGES)
+    llm.complete(MESSAGES, contrast=Contrast(blank, 0.5))
+    llm.complete(MESSAGES, contrast=Contrast(blank, 1.0))
+    llm.complete(MESSAGES, contrast=Contrast(blank, 0.5, after='"x"'))
+    assert len(inner.calls) == 4 and inner.calls[1].contrast == Contrast(blank, 0.5)
+    llm.complete(MESSAGES, contrast=Contrast(blank, 0.5))
+    assert len(inner.calls) == 4
+    # Keys of calls without a contrast are what they were before it existed.
+    assert cache_key("s", MESSAGES, None, 0.0, None, None) == cache_key(
+        "s", MESSAGES, None, 0.0, None, None, None
+    )

@@ -122,3 +122,49 @@ def test_get_planner_by_name_and_unknown_name():
     assert isinstance(get_planner("fine-tuned-brief", tools=TOOLS, llm=ScriptedLLM()), BriefPlanner)
     with pytest.raises(ConfigError, match="unknown planner 'nope'"):
         get_planner("nope", tools=TOOLS, llm=ScriptedLLM())
+
+
+def test_the_final_answers_task_is_decoded_against_the_results_blanked():
+    from gba_core.llm.base import Contrast
+
+    brief = {"selected_tool": "final_answer", "task": "Tell the user it is 330 m."}
+    pad = [ScratchpadEntry(task="Eiffel Tower height", tool="search_wikipedia", result="330 m")]
+    llm = ScriptedLLM(default=brief, accepts_contrast=True)
+    planner = BriefPlanner(TOOLS, llm, contrast=0.5)
+    planner.plan("How tall is the Eiffel Tower?", [])
+    planner.plan("How tall is the Eiffel Tower?", pad)
+    first, second = llm.calls
+    assert first.contrast is None  # no results yet, nothing to weigh
+    assert isinstance(second.contrast, Contrast)
+    assert second.contrast.weight == 0.5 and second.contrast.after == '"final_answer"'
+    blank = format_plain(second.contrast.messages)
+    assert "330 m" in second.prompt and "330 m" not in blank
+    assert "Eiffel Tower height" in blank  # the steps stay, only their results go
+    assert second.contrast.messages == planner.messages(
+        "How tall is the Eiffel Tower?", [pad[0].model_copy(update={"result": ""})]
+    )
+
+
+def test_no_contrast_when_off_or_when_the_backend_cannot():
+    pad = [ScratchpadEntry(task="t", tool="search_wikipedia", result="r")]
+    brief = {"selected_tool": "final_answer", "task": "Tell the user r."}
+    off = ScriptedLLM(default=brief, accepts_contrast=True)
+    BriefPlanner(TOOLS, off, contrast=0).plan("q", pad)
+    unable = ScriptedLLM(default=brief)
+    BriefPlanner(TOOLS, unable, contrast=0.5).plan("q", pad)
+    assert off.calls[0].contrast is None and unable.calls[0].contrast is None
+    with pytest.raises(ConfigError, match="contrast must be 0 or more"):
+        BriefPlanner(TOOLS, off, contrast=-1)
+
+
+def test_the_contrast_weight_comes_from_the_settings(monkeypatch):
+    pad = [ScratchpadEntry(task="t", tool="search_wikipedia", result="r")]
+    llm = ScriptedLLM(default={"selected_tool": "final_answer", "task": "x"}, accepts_contrast=True)
+    assert BriefPlanner(TOOLS, llm).contrast == 0  # off unless asked for
+    monkeypatch.setenv("GBA_PLANNER_CONTRAST", "0.5")
+    BriefPlanner(TOOLS, llm).plan("q", pad)
+    assert llm.calls[-1].contrast is not None and llm.calls[-1].contrast.weight == 0.5
+    assert BriefPlanner(TOOLS, llm, contrast=0).contrast == 0  # the argument wins
+    monkeypatch.setenv("GBA_PLANNER_CONTRAST", "lots")
+    with pytest.raises(ConfigError, match="planner_contrast"):
+        BriefPlanner(TOOLS, llm)

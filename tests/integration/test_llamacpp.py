@@ -325,3 +325,36 @@ def test_the_identity_names_the_files_contents(embedded, embedded_path, tmp_path
     same = get_llm(f"llama-cpp:{copy}")
     assert same.identity.split("#")[1] == embedded.identity.split("#")[1]
     assert same.spec != embedded.spec
+
+
+QUESTION_ALONE = "What is the capital of France? Answer in one word."
+IN_CONTEXT = [
+    {"role": "user", "content": f"In this story, the capital of France is Lyon.\n{QUESTION_ALONE}"}
+]
+ALONE = [{"role": "user", "content": QUESTION_ALONE}]
+
+
+def _next_logits(embedded, messages):
+    import numpy as np
+
+    model = embedded._model
+    with model.lock:
+        model._eval_prompt(model.tokenize_prompt(embedded.render(messages)))
+        return np.array(model.logits(), copy=True)
+
+
+def test_contrast_picks_by_the_difference_of_the_two_contexts_logits(embedded):
+    import numpy as np
+
+    from gba_core.llm.base import Contrast
+
+    weight = 2.0
+    with_context, without = _next_logits(embedded, IN_CONTEXT), _next_logits(embedded, ALONE)
+    expected = int(np.argmax((1 + weight) * with_context - weight * without))
+    assert expected != int(np.argmax(with_context))  # a case where the contrast decides
+    first = embedded.complete(IN_CONTEXT, max_tokens=1, contrast=Contrast(ALONE, weight))
+    assert first.content == embedded._model.piece(expected).decode() == "Lyon"
+    # Until the output holds `after`, nothing is contrasted.
+    plain = embedded.complete(IN_CONTEXT, max_tokens=8).content
+    gated = embedded.complete(IN_CONTEXT, max_tokens=8, contrast=Contrast(ALONE, weight, "@@"))
+    assert gated.content == plain != first.content
