@@ -57,10 +57,13 @@ def terms(text: str) -> set[str]:
 def overlap(query: str, sentences: Sequence[str]) -> list[float]:
     """For each sentence, the share of the query's words it holds, each word weighted by
     how rare it is among ``sentences`` (so "Apollo" in every sentence counts little)."""
-    words = [terms(s) for s in sentences]
+    return _overlap(terms(query), [terms(s) for s in sentences])
+
+
+def _overlap(query: set[str], words: Sequence[set[str]]) -> list[float]:
     counts = Counter(w for ws in words for w in ws)
-    n = len(sentences)
-    weight = {w: math.log((n + 1) / (counts[w] + 0.5)) for w in terms(query)}
+    n = len(words)
+    weight = {w: math.log((n + 1) / (counts[w] + 0.5)) for w in query}
     total = sum(weight.values())
     if total <= 0:
         return [0.0] * n
@@ -86,8 +89,9 @@ def bonus(
     The kind is the first query's (the task's) that asks for one: a vague task ("the
     lighthouse") leaves it to the user's question."""
     extra = [0.0] * len(sentences)
+    words = [terms(s) for s in sentences]  # once, for every query
     for query, weight in zip(queries, weights, strict=True):
-        for i, share in enumerate(overlap(query, sentences)):
+        for i, share in enumerate(_overlap(terms(query), words)):
             extra[i] += LEXICAL * weight * share
     kinds = (answer_kind(query, sentences) for query in queries)
     for i, hit in enumerate(next((k for k in kinds if k is not None), [])):
