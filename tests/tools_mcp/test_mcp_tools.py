@@ -44,6 +44,14 @@ def stdio_tools(fresh_plugins) -> dict[str, McpTool]:
     return tools_by_name()
 
 
+# A new ticket's arguments as the decoder writes them: an enum and a nested object.
+TICKET = {
+    "title": "Printer on fire",
+    "priority": "urgent",
+    "reporter": {"name": "Ada", "email": "ada@example.com"},
+}
+
+
 def test_a_stdio_server_s_tools_are_gba_tools_prefixed_by_the_server(stdio_tools, fresh_plugins):
     assert set(stdio_tools) == NAMES
     toolset = load_toolset()
@@ -54,11 +62,7 @@ def test_a_stdio_server_s_tools_are_gba_tools_prefixed_by_the_server(stdio_tools
 
 def test_nested_and_enum_arguments_are_filled_under_the_input_schema(stdio_tools):
     tool = stdio_tools["tickets_create_ticket"]
-    arguments = {
-        "title": "Printer on fire",
-        "priority": "urgent",
-        "reporter": {"name": "Ada", "email": "ada@example.com"},
-    }
+    arguments = dict(TICKET)
     llm = ScriptedLLM([arguments])
     observation = tool.run(
         "Open an urgent ticket: the printer is on fire. I'm Ada, ada@example.com.",
@@ -247,11 +251,7 @@ def test_a_server_that_fails_its_start_is_named_with_its_last_words(fresh_plugin
 
 def test_respelling_as_the_task_writes_never_breaks_the_schema(stdio_tools):
     tool = stdio_tools["tickets_create_ticket"]
-    arguments = {
-        "title": "Printer on fire",
-        "priority": "urgent",
-        "reporter": {"name": "Ada", "email": "ada@example.com"},
-    }
+    arguments = dict(TICKET)
     task = "Open an URGENT ticket 'PRINTER ON FIRE' for ADA@Example.com."
     filled = tool.fill_arguments("r", task, [], ToolContext(llm=ScriptedLLM([arguments])))
     assert filled["priority"] == "urgent"  # "URGENT" is no value of the enum
