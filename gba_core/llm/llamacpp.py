@@ -24,7 +24,6 @@ holds its lock: llama.cpp contexts are not thread-safe.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
@@ -70,7 +69,6 @@ class LlamaCppLLM:
         adapter = check_gguf(Path(lora).expanduser(), "LoRA adapter") if lora else None
         threads = int(n_threads or os.environ.get("GBA_LLAMA_THREADS") or os.cpu_count() or 1)
         self._model = load_model(path, adapter, int(n_ctx), threads)
-        self._load_args = (path, adapter, int(n_ctx), threads)
         # "plain" forces the plain format even when the GGUF carries a template.
         self.chat_template = (
             None if chat_template == "plain" else chat_template or self._model.chat_template
@@ -118,9 +116,8 @@ class LlamaCppLLM:
     accepts_contrast = True
 
     def _contrast_run(self, contrast: Contrast) -> ContrastRun:
-        other = load_model(*self._load_args, slot=1)
-        prompt = other.tokenize_prompt(self.render(contrast.messages))
-        return ContrastRun(other, prompt, contrast.weight, contrast.after.encode())
+        prompt = self._model.tokenize_prompt(self.render(contrast.messages))
+        return ContrastRun(prompt, contrast.weight, contrast.after.encode())
 
     def complete(
         self,
@@ -136,8 +133,7 @@ class LlamaCppLLM:
         prompt_text = self.render(messages)
         run = self._contrast_run(contrast) if contrast is not None else None
         start = time.perf_counter()
-        # The second context is only ever taken after the first: no lock-order deadlock.
-        with self._model.lock, run.model.lock if run else contextlib.nullcontext():
+        with self._model.lock:
             tokens = self._model.tokenize_prompt(prompt_text)
             # The context may hold fewer tokens than asked for.
             limit = min(max_tokens or DEFAULT_MAX_TOKENS, self._model.llama.n_ctx() - len(tokens))
@@ -162,6 +158,7 @@ class LlamaCppLLM:
                 "prompt_seconds": gen.prompt_seconds,
                 "finish_reason": gen.finish,
                 "forced_tokens": gen.forced,
+                **({"contrasted_tokens": gen.contrasted} if run else {}),
             },
         )
         if schema is not None:

@@ -31,21 +31,33 @@ PROMPT_CHUNK = 64
 # Jump-forward re-tokenizes the last few generated tokens with the forced text and uses
 # it only when they come out unchanged, so the model sees the split it would be trained on.
 JUMP_WINDOW = 4
+# Context-aware decoding weighs in only where the model hesitates: where the prompt's own
+# next token has at least this probability, it is chosen as without the contrast, and the
+# contrast's sequence catches up in one batch when next needed. A confident token the
+# contrast would overturn is one the model is even surer of without the results: a word
+# of the language, not of the results.
+CONTRAST_BELOW = 0.9
 
 
 @dataclass
 class ContrastRun:
-    """Context-aware decoding in the token loop: ``model`` is a second context on the
-    same weights, fed ``prompt`` (the prompt without its context) and then every token
-    written, from when the output holds ``after``."""
+    """Context-aware decoding in the token loop: a second sequence in the same context,
+    fed ``prompt`` (the prompt without its context) and then every token written, from
+    when the output holds ``after``. It shares the cells of the prefix it has in common
+    with the prompt, and is fed only when a token needs its logits (CONTRAST_BELOW)."""
 
-    model: LoadedModel
     prompt: list[int]
     weight: float
     after: bytes = b""
 
-    def combine(self, logits: Any) -> Any:
-        return (1 + self.weight) * logits - self.weight * self.model.logits()
+
+@dataclass
+class _Contrasting:
+    """Sequence 1 of a generation: where its next token goes and what it has to catch up."""
+
+    run: ContrastRun
+    pos: int
+    behind: list[int]
 
 
 @dataclass
@@ -56,6 +68,8 @@ class Generation:
     tokens: int  # tokens generated
     forced: int  # of which the grammar forced, evaluated without a decode of their own
     finish: str  # "stop" or "length"
+    contrast_evaluated: int = 0  # tokens fed to the contrast's sequence (the rest shared)
+    contrasted: int = 0  # tokens chosen with the contrast
 
 
 class LoadedModel:
@@ -73,6 +87,7 @@ class LoadedModel:
             swa_full=True,  # keep the whole sliding-window cache so prefixes can be reused
             verbose=False,
         )
+        _allow_two_sequences(self.llama)
         # llama-cpp-python checks the adapter pointer against None, but ctypes gives a
         # NULL pointer object, so a bad adapter is silently ignored: check it here.
         if lora is not None and not self.llama._lora_adapter:
@@ -149,16 +164,11 @@ class LoadedModel:
         chunks of an earlier prompt are reused: a warm call computes exactly what a cold
         one does, so greedy output is the same whatever the cache held.
         """
-        import numpy as np
 
         llama = self.llama
         last = len(tokens) - 1
         limit = min(self._reusable, llama.n_tokens, last)
-        common = 0
-        if limit > 0:
-            same = llama.input_ids[:limit] == np.asarray(tokens[:limit], dtype=np.intc)
-            common = limit if same.all() else int(np.argmin(same))
-        start = common // PROMPT_CHUNK * PROMPT_CHUNK
+        start = _aligned_common_prefix(llama.input_ids[:limit], tokens[:limit])
         if start == 0 or not llama._ctx.kv_cache_seq_rm(-1, start, -1):
             llama.reset()
             start = 0
@@ -172,12 +182,64 @@ class LoadedModel:
         self._reusable = last // PROMPT_CHUNK * PROMPT_CHUNK
         return len(tokens) - start
 
-    def logits(self) -> Any:
+    def logits(self, index: int = -1) -> Any:
+        """The logits of the ``index``-th token of the last batch decoded (a view)."""
         import llama_cpp
         import numpy as np
 
-        ptr = llama_cpp.llama_get_logits_ith(self.llama._ctx.ctx, -1)
+        ptr = llama_cpp.llama_get_logits_ith(self.llama._ctx.ctx, index)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
+    def _decode(self, seq: int, pos: int, tokens: list[int]) -> None:
+        """Decode ``tokens`` into sequence ``seq`` from position ``pos``, keeping the
+        logits of the last (llama.eval knows only sequence 0, and clears the cache past
+        its end)."""
+        import llama_cpp
+
+        batch = llama_cpp.llama_batch_init(len(tokens), 0, 1)
+        try:
+            for i, token in enumerate(tokens):
+                batch.token[i] = token
+                batch.pos[i] = pos + i
+                batch.n_seq_id[i] = 1
+                batch.seq_id[i][0] = seq
+                batch.logits[i] = i == len(tokens) - 1
+            batch.n_tokens = len(tokens)
+            code = llama_cpp.llama_decode(self.llama._ctx.ctx, batch)
+        finally:
+            llama_cpp.llama_batch_free(batch)
+        if code != 0:
+            raise LLMError(f"llama.cpp could not decode {len(tokens)} tokens (code {code})")
+
+    def _start_contrast(
+        self, run: ContrastRun, prompt: list[int], out: list[int], room: int
+    ) -> _Contrasting | None:
+        """Sequence 1 for ``run``, given the cells of the aligned prefix its prompt shares
+        with ``prompt`` (the rest is fed when first needed, as _eval_prompt would feed
+        it), or None where the cache lacks ``room`` for it and what both write."""
+        tokens = [*run.prompt, *out]
+        limit = min(len(prompt), len(tokens) - 1)
+        start = _aligned_common_prefix(prompt[:limit], tokens[:limit])
+        if self.llama.n_tokens + len(tokens) - start + room > self.llama.n_ctx():
+            return None
+        memory = self.llama._ctx
+        memory.kv_cache_seq_rm(1, -1, -1)
+        if start:
+            memory.kv_cache_seq_cp(0, 1, 0, start)
+        return _Contrasting(run, start, tokens[start:])
+
+    def _catch_up(self, seq: _Contrasting) -> Any:
+        """Feed sequence 1 what it is behind by, in chunks aligned to absolute positions
+        and the last token alone (as _eval_prompt does); returns its next logits."""
+        pos, tokens = seq.pos, seq.behind
+        last = pos + len(tokens) - 1
+        while pos < last:
+            end = min((pos // PROMPT_CHUNK + 1) * PROMPT_CHUNK, last)
+            self._decode(1, pos, tokens[pos - seq.pos : end - seq.pos])
+            pos = end
+        self._decode(1, last, tokens[-1:])
+        seq.pos, seq.behind = last + 1, []
+        return self.logits()
 
     def generate(
         self,
@@ -205,17 +267,26 @@ class LoadedModel:
         pieces: list[bytes] = []
         finish = "length"
         n_forced = 0
-        contrasted = False
+        # Context-aware decoding: sequence 1 joins once the output holds `after`.
+        written, searched = bytearray(), 0
+        seq: _Contrasting | None = None
+        contrast_evaluated = contrasted = 0
         try:
             while len(out) < max_tokens:
                 logits = self.logits()
-                if contrast is not None:
-                    if not contrasted and contrast.after in b"".join(pieces):
-                        # The other context catches up: its prompt, then what was written.
-                        contrast.model._eval_prompt([*contrast.prompt, *out])
-                        contrasted = True
-                    if contrasted:
-                        logits = contrast.combine(logits)
+                if contrast is not None and seq is None:
+                    begin = max(0, searched - len(contrast.after) + 1)
+                    searched = len(written)
+                    if contrast.after in written[begin:]:
+                        room = 2 * (max_tokens - len(out) + 1)
+                        seq = self._start_contrast(contrast, prompt, out, room)
+                        contrast = None if seq is None else contrast
+                if seq is not None and _hesitates(logits):
+                    logits = logits.copy()  # feeding sequence 1 overwrites the buffer
+                    contrast_evaluated += len(seq.behind)
+                    weight = seq.run.weight
+                    logits = (1 + weight) * logits - weight * self._catch_up(seq)
+                    contrasted += 1
                 token = pick(logits, temperature, rng)
                 if grammar is not None and not grammar.allows(token, float(logits[token])):
                     token = grammar.pick_allowed(logits, temperature, rng)
@@ -246,19 +317,36 @@ class LoadedModel:
                         finish = "stop"
                         break
                     batch += forced
-                self.llama.eval(batch)
-                if contrasted:
-                    assert contrast is not None
-                    contrast.model.llama.eval(batch)
+                if seq is None:
+                    if contrast is not None:
+                        written += b"".join(pieces[len(pieces) - len(batch) :])
+                    self.llama.eval(batch)
+                else:
+                    n = self.llama.n_tokens
+                    self._decode(0, n, batch)
+                    self.llama.input_ids[n : n + len(batch)] = batch
+                    self.llama.n_tokens = n + len(batch)
+                    seq.behind += batch
         finally:
             if grammar is not None:
                 grammar.close()
+            if seq is not None:
+                self.llama._ctx.kv_cache_seq_rm(1, -1, -1)
         text = b"".join(pieces).decode("utf-8", "replace")
         for stop in stops:
             cut = text.find(stop)
             if cut >= 0:
                 text = text[:cut]
-        return Generation(text, evaluated, prompt_seconds, len(out), n_forced, finish)
+        return Generation(
+            text,
+            evaluated,
+            prompt_seconds,
+            len(out),
+            n_forced,
+            finish,
+            contrast_evaluated,
+            contrasted,
+        )
 
     def _forced_tokens(
         self, grammar: Any, out: list[int], pieces: list[bytes], max_tokens: int
@@ -282,6 +370,26 @@ class LoadedModel:
             forced = forced[:-1]
         room = max_tokens - len(out)
         return forced[:room], done and len(forced) <= room
+
+
+def _hesitates(logits: Any) -> bool:
+    """Whether the most likely next token has less than CONTRAST_BELOW probability."""
+    import numpy as np
+
+    top = logits.max()
+    return bool(np.exp(logits - top, dtype=np.float32).sum() > 1 / CONTRAST_BELOW)
+
+
+def _aligned_common_prefix(cached: Any, tokens: list[int]) -> int:
+    """The length of the common prefix of two equally long token runs, rounded down to
+    whole PROMPT_CHUNKs: the cells that may be reused (see _eval_prompt)."""
+    import numpy as np
+
+    if not len(tokens):
+        return 0
+    same = np.asarray(cached, dtype=np.intc) == np.asarray(tokens, dtype=np.intc)
+    common = len(tokens) if same.all() else int(np.argmin(same))
+    return common // PROMPT_CHUNK * PROMPT_CHUNK
 
 
 def _complete_json(pieces: list[bytes]) -> bool:
@@ -321,7 +429,32 @@ def quiet_llama_logs() -> None:
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
 
-_models: dict[tuple[str, str | None, int, int, int], LoadedModel] = {}
+def _allow_two_sequences(llama: Any) -> None:
+    """Give ``llama`` a context for two sequences in one unified KV cache.
+
+    Context-aware decoding runs a second sequence beside the prompt's, sharing the cells
+    of their common prefix; llama-cpp-python makes its context for one sequence and has
+    no parameter for more, so the context is made again, with the adapter set on it."""
+    import contextlib
+
+    import llama_cpp
+    from llama_cpp import _internals
+
+    params = llama.context_params
+    params.n_seq_max = 2
+    params.kv_unified = True  # else each sequence gets half of the cells
+    old = llama._ctx
+    ctx = _internals.LlamaContext(model=llama._model, params=params, verbose=False)
+    llama._ctx = llama._stack.enter_context(contextlib.closing(ctx))
+    old.close()
+    if llama._lora_adapter:
+        adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(llama._lora_adapter)
+        scales = (ctypes.c_float * 1)(llama.lora_scale)
+        if llama_cpp.llama_set_adapters_lora(ctx.ctx, adapters, 1, scales):
+            raise ConfigError(f"llama.cpp could not set the LoRA adapter {llama.lora_path}")
+
+
+_models: dict[tuple[str, str | None, int, int], LoadedModel] = {}
 _models_lock = threading.Lock()
 
 
@@ -335,12 +468,9 @@ def _close_models() -> None:
         _models.clear()
 
 
-def load_model(
-    path: Path, lora: Path | None, n_ctx: int, n_threads: int, *, slot: int = 0
-) -> LoadedModel:
-    """The process's context for these settings; ``slot`` 1 is a second one on the same
-    weights (llama.cpp maps the file once), which context-aware decoding feeds."""
-    key = (str(path), str(lora) if lora else None, n_ctx, n_threads, slot)
+def load_model(path: Path, lora: Path | None, n_ctx: int, n_threads: int) -> LoadedModel:
+    """The process's context for these settings."""
+    key = (str(path), str(lora) if lora else None, n_ctx, n_threads)
     with _models_lock:
         if key not in _models:
             quiet_llama_logs()
