@@ -160,11 +160,16 @@ def test_no_contrast_when_off_or_when_the_backend_cannot():
 def test_the_contrast_weight_comes_from_the_settings(monkeypatch):
     pad = [ScratchpadEntry(task="t", tool="search_wikipedia", result="r")]
     llm = ScriptedLLM(default={"selected_tool": "final_answer", "task": "x"}, accepts_contrast=True)
-    assert BriefPlanner(TOOLS, llm).contrast == 0  # off unless asked for
-    monkeypatch.setenv("GBA_PLANNER_CONTRAST", "0.5")
+    # A fine-tuned planner has it on at its own weight, a zero-shot one off.
+    assert BriefPlanner(TOOLS, llm).contrast == FineTunedPlanner.contrast > 0
+    assert ZeroShotPlanner(TOOLS, llm).contrast == 0
+    monkeypatch.setenv("GBA_PLANNER_CONTRAST", "0.25")
     BriefPlanner(TOOLS, llm).plan("q", pad)
-    assert llm.calls[-1].contrast is not None and llm.calls[-1].contrast.weight == 0.5
+    assert llm.calls[-1].contrast is not None and llm.calls[-1].contrast.weight == 0.25
     assert BriefPlanner(TOOLS, llm, contrast=0).contrast == 0  # the argument wins
+    monkeypatch.setenv("GBA_PLANNER_CONTRAST", "0")
+    BriefPlanner(TOOLS, llm).plan("q", pad)
+    assert llm.calls[-1].contrast is None  # and the setting turns it off
     monkeypatch.setenv("GBA_PLANNER_CONTRAST", "lots")
     with pytest.raises(ConfigError, match="planner_contrast"):
         BriefPlanner(TOOLS, llm)
