@@ -182,12 +182,12 @@ class LoadedModel:
         self._reusable = last // PROMPT_CHUNK * PROMPT_CHUNK
         return len(tokens) - start
 
-    def logits(self, index: int = -1) -> Any:
-        """The logits of the ``index``-th token of the last batch decoded (a view)."""
+    def logits(self) -> Any:
+        """The logits after the last token decoded (a view on llama.cpp's buffer)."""
         import llama_cpp
         import numpy as np
 
-        ptr = llama_cpp.llama_get_logits_ith(self.llama._ctx.ctx, index)
+        ptr = llama_cpp.llama_get_logits_ith(self.llama._ctx.ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
 
     def _decode(self, seq: int, pos: int, tokens: list[int]) -> None:
@@ -196,20 +196,23 @@ class LoadedModel:
         its end)."""
         import llama_cpp
 
-        batch = llama_cpp.llama_batch_init(len(tokens), 0, 1)
-        try:
-            for i, token in enumerate(tokens):
-                batch.token[i] = token
-                batch.pos[i] = pos + i
-                batch.n_seq_id[i] = 1
-                batch.seq_id[i][0] = seq
-                batch.logits[i] = i == len(tokens) - 1
-            batch.n_tokens = len(tokens)
-            code = llama_cpp.llama_decode(self.llama._ctx.ctx, batch)
-        finally:
-            llama_cpp.llama_batch_free(batch)
-        if code != 0:
-            raise LLMError(f"llama.cpp could not decode {len(tokens)} tokens (code {code})")
+        step = self.llama.n_batch
+        for first in range(0, len(tokens), step):
+            part = tokens[first : first + step]
+            batch = llama_cpp.llama_batch_init(len(part), 0, 1)
+            try:
+                for i, token in enumerate(part):
+                    batch.token[i] = token
+                    batch.pos[i] = pos + first + i
+                    batch.n_seq_id[i] = 1
+                    batch.seq_id[i][0] = seq
+                    batch.logits[i] = first + i == len(tokens) - 1
+                batch.n_tokens = len(part)
+                code = llama_cpp.llama_decode(self.llama._ctx.ctx, batch)
+            finally:
+                llama_cpp.llama_batch_free(batch)
+            if code != 0:
+                raise LLMError(f"llama.cpp could not decode {len(part)} tokens (code {code})")
 
     def _start_contrast(
         self, run: ContrastRun, prompt: list[int], out: list[int], room: int

@@ -166,7 +166,7 @@ def test_forced_text_is_evaluated_without_decodes_of_its_own(embedded, monkeypat
     model = embedded._model
     decodes = []
     logits = model.logits
-    monkeypatch.setattr(model, "logits", lambda i=-1: decodes.append(1) or logits(i))
+    monkeypatch.setattr(model, "logits", lambda: decodes.append(1) or logits())
     monkeypatch.setenv("GBA_LLAMA_NO_JUMP_FORWARD", "0" if jump else "1")
     tools = {name: SimulatedTool(name, "A tool.") for name in ("search_wikipedia", "final_answer")}
     result = ZeroShotPlanner(tools, embedded).plan("Who wrote Hamlet?", [])
@@ -436,3 +436,32 @@ def test_the_contrast_shares_the_prompts_cells_and_decodes_with_it(embedded):
     again = generate(None)
     assert again.text == plain.text
     assert again.evaluated == warm.evaluated < PROMPT_CHUNK
+
+
+def test_a_decode_longer_than_the_batch_goes_in_parts(embedded, monkeypatch):
+    import llama_cpp
+    import numpy as np
+
+    model = embedded._model
+    tokens = model.tokenize_prompt(embedded.render(QUESTION))
+    sizes = []
+    decode = llama_cpp.llama_decode
+
+    def recorded(ctx, batch):
+        sizes.append(batch.n_tokens)
+        return decode(ctx, batch)
+
+    with model.lock:
+        model._eval_prompt(tokens)
+        expected = int(np.argmax(model.logits()))
+        model.llama._ctx.kv_cache_seq_rm(0, -1, -1)
+        monkeypatch.setattr(model.llama, "n_batch", 5)  # llama.cpp refuses larger batches
+        monkeypatch.setattr(llama_cpp, "llama_decode", recorded)
+        try:
+            model._decode(0, 0, tokens)
+            assert max(sizes) == 5 and sum(sizes) == len(tokens) > 5
+            assert int(np.argmax(model.logits())) == expected
+        finally:
+            model.llama._ctx.kv_cache_seq_rm(0, -1, -1)
+            model.llama.reset()
+            model._reusable = 0
