@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import itertools
 import json
 import threading
 import time
@@ -22,6 +23,14 @@ from typing import Any
 
 from gba_core.config import env_flag
 from gba_core.errors import ConfigError, LLMError
+from gba_core.llm.llamacpp_contrast import (
+    ContrastRun,
+    ContrastSequence,
+    allow_two_sequences,
+    catch_up,
+    hesitates,
+    start_contrast,
+)
 from gba_core.llm.llamacpp_sampling import SHORTLIST, Grammar, pick
 
 # Prompt chunk size for deterministic prefix reuse (see _eval_prompt). Measured on the
@@ -31,33 +40,6 @@ PROMPT_CHUNK = 64
 # Jump-forward re-tokenizes the last few generated tokens with the forced text and uses
 # it only when they come out unchanged, so the model sees the split it would be trained on.
 JUMP_WINDOW = 4
-# Context-aware decoding weighs in only where the model hesitates: where the prompt's own
-# next token has at least this probability, it is chosen as without the contrast, and the
-# contrast's sequence catches up in one batch when next needed. A confident token the
-# contrast would overturn is one the model is even surer of without the results: a word
-# of the language, not of the results.
-CONTRAST_BELOW = 0.9
-
-
-@dataclass
-class ContrastRun:
-    """Context-aware decoding in the token loop: a second sequence in the same context,
-    fed ``prompt`` (the prompt without its context) and then every token written, from
-    when the output holds ``after``. It shares the cells of the prefix it has in common
-    with the prompt, and is fed only when a token needs its logits (CONTRAST_BELOW)."""
-
-    prompt: list[int]
-    weight: float
-    after: bytes = b""
-
-
-@dataclass
-class _Contrasting:
-    """Sequence 1 of a generation: where its next token goes and what it has to catch up."""
-
-    run: ContrastRun
-    pos: int
-    behind: list[int]
 
 
 @dataclass
@@ -87,7 +69,7 @@ class LoadedModel:
             swa_full=True,  # keep the whole sliding-window cache so prefixes can be reused
             verbose=False,
         )
-        _allow_two_sequences(self.llama)
+        allow_two_sequences(self.llama)
         # llama-cpp-python checks the adapter pointer against None, but ctypes gives a
         # NULL pointer object, so a bad adapter is silently ignored: check it here.
         if lora is not None and not self.llama._lora_adapter:
@@ -168,17 +150,13 @@ class LoadedModel:
         llama = self.llama
         last = len(tokens) - 1
         limit = min(self._reusable, llama.n_tokens, last)
-        start = _aligned_common_prefix(llama.input_ids[:limit], tokens[:limit])
+        start = aligned_common_prefix(llama.input_ids[:limit], tokens[:limit])
         if start == 0 or not llama._ctx.kv_cache_seq_rm(-1, start, -1):
             llama.reset()
             start = 0
         llama.n_tokens = start
-        pos = start
-        while pos < last:
-            end = min((pos // PROMPT_CHUNK + 1) * PROMPT_CHUNK, last)
-            llama.eval(tokens[pos:end])
-            pos = end
-        llama.eval(tokens[last:])
+        for begin, end in aligned_chunks(start, len(tokens)):
+            llama.eval(tokens[begin:end])
         self._reusable = last // PROMPT_CHUNK * PROMPT_CHUNK
         return len(tokens) - start
 
@@ -214,36 +192,6 @@ class LoadedModel:
             if code != 0:
                 raise LLMError(f"llama.cpp could not decode {len(part)} tokens (code {code})")
 
-    def _start_contrast(
-        self, run: ContrastRun, prompt: list[int], out: list[int], room: int
-    ) -> _Contrasting | None:
-        """Sequence 1 for ``run``, given the cells of the aligned prefix its prompt shares
-        with ``prompt`` (the rest is fed when first needed, as _eval_prompt would feed
-        it), or None where the cache lacks ``room`` for it and what both write."""
-        tokens = [*run.prompt, *out]
-        limit = min(len(prompt), len(tokens) - 1)
-        start = _aligned_common_prefix(prompt[:limit], tokens[:limit])
-        if self.llama.n_tokens + len(tokens) - start + room > self.llama.n_ctx():
-            return None
-        memory = self.llama._ctx
-        memory.kv_cache_seq_rm(1, -1, -1)
-        if start:
-            memory.kv_cache_seq_cp(0, 1, 0, start)
-        return _Contrasting(run, start, tokens[start:])
-
-    def _catch_up(self, seq: _Contrasting) -> Any:
-        """Feed sequence 1 what it is behind by, in chunks aligned to absolute positions
-        and the last token alone (as _eval_prompt does); returns its next logits."""
-        pos, tokens = seq.pos, seq.behind
-        last = pos + len(tokens) - 1
-        while pos < last:
-            end = min((pos // PROMPT_CHUNK + 1) * PROMPT_CHUNK, last)
-            self._decode(1, pos, tokens[pos - seq.pos : end - seq.pos])
-            pos = end
-        self._decode(1, last, tokens[-1:])
-        seq.pos, seq.behind = last + 1, []
-        return self.logits()
-
     def generate(
         self,
         prompt: list[int],
@@ -272,7 +220,7 @@ class LoadedModel:
         n_forced = 0
         # Context-aware decoding: sequence 1 joins once the output holds `after`.
         written, searched = bytearray(), 0
-        seq: _Contrasting | None = None
+        seq: ContrastSequence | None = None
         contrast_evaluated = contrasted = 0
         try:
             while len(out) < max_tokens:
@@ -282,13 +230,13 @@ class LoadedModel:
                     searched = len(written)
                     if contrast.after in written[begin:]:
                         room = 2 * (max_tokens - len(out) + 1)
-                        seq = self._start_contrast(contrast, prompt, out, room)
+                        seq = start_contrast(self, contrast, prompt, out, room)
                         contrast = None if seq is None else contrast
-                if seq is not None and _hesitates(logits):
+                if seq is not None and hesitates(logits):
                     logits = logits.copy()  # feeding sequence 1 overwrites the buffer
                     contrast_evaluated += len(seq.behind)
                     weight = seq.run.weight
-                    logits = (1 + weight) * logits - weight * self._catch_up(seq)
+                    logits = (1 + weight) * logits - weight * catch_up(self, seq)
                     contrasted += 1
                 token = pick(logits, temperature, rng)
                 if grammar is not None and not grammar.allows(token, float(logits[token])):
@@ -375,15 +323,15 @@ class LoadedModel:
         return forced[:room], done and len(forced) <= room
 
 
-def _hesitates(logits: Any) -> bool:
-    """Whether the most likely next token has less than CONTRAST_BELOW probability."""
-    import numpy as np
+def aligned_chunks(start: int, end: int) -> list[tuple[int, int]]:
+    """How _eval_prompt feeds positions ``start`` to ``end``: chunks that end at
+    multiples of PROMPT_CHUNK, then the last position alone."""
+    bounds = [*range((start // PROMPT_CHUNK + 1) * PROMPT_CHUNK, end - 1, PROMPT_CHUNK)]
+    cuts = [start, *bounds, end - 1, end] if start < end - 1 else [start, end]
+    return list(itertools.pairwise(cuts))
 
-    top = logits.max()
-    return bool(np.exp(logits - top, dtype=np.float32).sum() > 1 / CONTRAST_BELOW)
 
-
-def _aligned_common_prefix(cached: Any, tokens: list[int]) -> int:
+def aligned_common_prefix(cached: Any, tokens: list[int]) -> int:
     """The length of the common prefix of two equally long token runs, rounded down to
     whole PROMPT_CHUNKs: the cells that may be reused (see _eval_prompt)."""
     import numpy as np
@@ -430,31 +378,6 @@ def quiet_llama_logs() -> None:
 
     _log_callback = callback  # keep a reference: llama.cpp holds only the pointer
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
-
-
-def _allow_two_sequences(llama: Any) -> None:
-    """Give ``llama`` a context for two sequences in one unified KV cache.
-
-    Context-aware decoding runs a second sequence beside the prompt's, sharing the cells
-    of their common prefix; llama-cpp-python makes its context for one sequence and has
-    no parameter for more, so the context is made again, with the adapter set on it."""
-    import contextlib
-
-    import llama_cpp
-    from llama_cpp import _internals
-
-    params = llama.context_params
-    params.n_seq_max = 2
-    params.kv_unified = True  # else each sequence gets half of the cells
-    old = llama._ctx
-    ctx = _internals.LlamaContext(model=llama._model, params=params, verbose=False)
-    llama._ctx = llama._stack.enter_context(contextlib.closing(ctx))
-    old.close()
-    if llama._lora_adapter:
-        adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(llama._lora_adapter)
-        scales = (ctypes.c_float * 1)(llama.lora_scale)
-        if llama_cpp.llama_set_adapters_lora(ctx.ctx, adapters, 1, scales):
-            raise ConfigError(f"llama.cpp could not set the LoRA adapter {llama.lora_path}")
 
 
 _models: dict[tuple[str, str | None, int, int], LoadedModel] = {}
