@@ -54,6 +54,21 @@ def test_no_benchmark_request_is_in_the_training_data():
     assert not clashes, clashes
 
 
+def role_example_files() -> list[Path]:
+    """Every tool role's examples in the repository (built copies under build/ aside)."""
+    return sorted(ROOT.glob("gba_core/**/role_examples/*.jsonl")) + sorted(
+        ROOT.glob("plugins/*/*/role_examples/*.jsonl")
+    )
+
+
+def test_no_benchmark_request_is_in_any_role_example():
+    files = role_example_files()
+    assert {f.stem for f in files} >= {"calculate_number", "use_bash", "final_answer"}
+    rows = [json.loads(line) for f in files for line in f.read_text().splitlines() if line]
+    clashes = [(r["id"], b["id"]) for r in rows for b in BENCH if near(b["request"], r["request"])]
+    assert not clashes, clashes
+
+
 def test_the_set_is_large_and_mixed():
     assert len(BENCH) >= 40
     assert len({row["id"] for row in BENCH}) == len(BENCH)
