@@ -44,7 +44,7 @@ from gba_core.llm.base import (
 from gba_core.llm.embedded import EMBEDDED_MODELS, embedded_model_path
 from gba_core.llm.formats import format_messages, stop_strings
 from gba_core.llm.llamacpp_contrast import ContrastRun
-from gba_core.llm.llamacpp_model import check_gguf, load_model
+from gba_core.llm.llamacpp_process import check_gguf, load_model
 from gba_core.llm.llamacpp_sampling import schema_to_grammar
 
 DEFAULT_N_CTX = 8192

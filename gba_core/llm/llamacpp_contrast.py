@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gba_core.errors import ConfigError
+from gba_core.llm.llamacpp_chunks import aligned_chunks, aligned_common_prefix
 
 if TYPE_CHECKING:
     from gba_core.llm.llamacpp_model import LoadedModel
@@ -49,8 +50,6 @@ def start_contrast(
     """Sequence 1 for ``run``, given the cells of the aligned prefix its prompt shares
     with ``prompt`` (the rest is fed when first needed, as ``model._eval_prompt`` would
     feed it), or None where the cache lacks ``room`` for it and what both write."""
-    from gba_core.llm.llamacpp_model import aligned_common_prefix
-
     tokens = [*run.prompt, *out]
     limit = min(len(prompt), len(tokens) - 1)
     start = aligned_common_prefix(prompt[:limit], tokens[:limit])
@@ -66,8 +65,6 @@ def start_contrast(
 def catch_up(model: LoadedModel, seq: ContrastSequence) -> Any:
     """Feed sequence 1 what it is behind by, chunked as the prompt's are; returns its
     next logits."""
-    from gba_core.llm.llamacpp_model import aligned_chunks
-
     end = seq.pos + len(seq.behind)
     for begin, stop in aligned_chunks(seq.pos, end):
         model._decode(1, begin, seq.behind[begin - seq.pos : stop - seq.pos])

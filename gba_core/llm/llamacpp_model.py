@@ -1,6 +1,7 @@
-"""The model behind the ``llama-cpp:`` backend: one llama.cpp context per (model,
-adapter, context size, threads) in the process, its KV cache reused across calls, and
-the token loop that generates with the grammar check and jump-forward.
+"""The model behind the ``llama-cpp:`` backend: a llama.cpp context (the process keeps
+one per model, adapter, context size and threads: ``llamacpp_process``), its KV cache
+reused across calls, and the token loop that generates with the grammar check and
+jump-forward.
 
 KV-cache prefix reuse: the steps of one request share a growing prefix, so only the new
 tokens are evaluated. Jump-forward: where the grammar allows only one way on (the rest
@@ -11,9 +12,7 @@ token; ``GBA_LLAMA_NO_JUMP_FORWARD=1`` turns it off.
 
 from __future__ import annotations
 
-import atexit
 import ctypes
-import itertools
 import json
 import threading
 import time
@@ -23,6 +22,7 @@ from typing import Any
 
 from gba_core.config import env_flag
 from gba_core.errors import ConfigError, LLMError
+from gba_core.llm.llamacpp_chunks import PROMPT_CHUNK, aligned_chunks, aligned_common_prefix
 from gba_core.llm.llamacpp_contrast import (
     ContrastRun,
     ContrastSequence,
@@ -33,10 +33,6 @@ from gba_core.llm.llamacpp_contrast import (
 )
 from gba_core.llm.llamacpp_sampling import SHORTLIST, Grammar, pick
 
-# Prompt chunk size for deterministic prefix reuse (see _eval_prompt). Measured on the
-# embedded model: 64 keeps ~90% of the prompt throughput of 512-token batches while a
-# warm call re-evaluates 32 tokens on average.
-PROMPT_CHUNK = 64
 # Jump-forward re-tokenizes the last few generated tokens with the forced text and uses
 # it only when they come out unchanged, so the model sees the split it would be trained on.
 JUMP_WINDOW = 4
@@ -323,26 +319,6 @@ class LoadedModel:
         return forced[:room], done and len(forced) <= room
 
 
-def aligned_chunks(start: int, end: int) -> list[tuple[int, int]]:
-    """How _eval_prompt feeds positions ``start`` to ``end``: chunks that end at
-    multiples of PROMPT_CHUNK, then the last position alone."""
-    bounds = [*range((start // PROMPT_CHUNK + 1) * PROMPT_CHUNK, end - 1, PROMPT_CHUNK)]
-    cuts = [start, *bounds, end - 1, end] if start < end - 1 else [start, end]
-    return list(itertools.pairwise(cuts))
-
-
-def aligned_common_prefix(cached: Any, tokens: list[int]) -> int:
-    """The length of the common prefix of two equally long token runs, rounded down to
-    whole PROMPT_CHUNKs: the cells that may be reused (see _eval_prompt)."""
-    import numpy as np
-
-    if not len(tokens):
-        return 0
-    same = np.asarray(cached, dtype=np.intc) == np.asarray(tokens, dtype=np.intc)
-    common = len(tokens) if same.all() else int(np.argmin(same))
-    return common // PROMPT_CHUNK * PROMPT_CHUNK
-
-
 def _complete_json(pieces: list[bytes]) -> bool:
     try:
         json.loads(b"".join(pieces))
@@ -354,60 +330,3 @@ def _complete_json(pieces: list[bytes]) -> bool:
 def _hits_stop(pieces: list[bytes], stops: tuple[str, ...]) -> bool:
     tail = b"".join(pieces[-16:]).decode("utf-8", "ignore")
     return any(stop in tail for stop in stops)
-
-
-_log_callback: Any = None
-
-
-def quiet_llama_logs() -> None:
-    """Show only llama.cpp's errors; GBA_LLAMA_VERBOSE=1 shows everything.
-
-    llama-cpp-python's own filter maps ggml's log levels from before DEBUG existed, so
-    with verbose=False it still prints llama.cpp's warnings (e.g. the SWA cache notice)."""
-    global _log_callback
-    if _log_callback is not None or env_flag("GBA_LLAMA_VERBOSE"):
-        return
-    import sys
-
-    import llama_cpp
-
-    @llama_cpp.llama_log_callback
-    def callback(level: int, text: bytes, user_data: Any) -> None:
-        if level == 4:  # ggml's enum: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
-            sys.stderr.write(text.decode("utf-8", "replace"))
-
-    _log_callback = callback  # keep a reference: llama.cpp holds only the pointer
-    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
-
-
-_models: dict[tuple[str, str | None, int, int], LoadedModel] = {}
-_models_lock = threading.Lock()
-
-
-@atexit.register
-def _close_models() -> None:
-    # Close while the interpreter is still whole; llama-cpp-python's __del__ at
-    # shutdown otherwise prints "Exception ignored" tracebacks.
-    with _models_lock:
-        for loaded in _models.values():
-            loaded.llama.close()
-        _models.clear()
-
-
-def load_model(path: Path, lora: Path | None, n_ctx: int, n_threads: int) -> LoadedModel:
-    """The process's context for these settings."""
-    key = (str(path), str(lora) if lora else None, n_ctx, n_threads)
-    with _models_lock:
-        if key not in _models:
-            quiet_llama_logs()
-            _models[key] = LoadedModel(path, lora, n_ctx, n_threads)
-        return _models[key]
-
-
-def check_gguf(path: Path, what: str) -> Path:
-    if not path.is_file():
-        raise ConfigError(f"{what} not found: {path}")
-    with path.open("rb") as f:
-        if f.read(4) != b"GGUF":
-            raise ConfigError(f"{what} is not a GGUF file: {path}")
-    return path

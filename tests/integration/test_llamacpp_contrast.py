@@ -70,8 +70,8 @@ def _next_logits_of(model, tokens):
 
 
 def test_the_contrast_shares_the_prompts_cells_and_decodes_with_it(embedded):
+    from gba_core.llm.llamacpp_chunks import PROMPT_CHUNK
     from gba_core.llm.llamacpp_contrast import ContrastRun
-    from gba_core.llm.llamacpp_model import PROMPT_CHUNK
 
     model, weight = embedded._model, 2.0
     story = model.tokenize_prompt(embedded.render(STORY))

@@ -26,7 +26,7 @@ def gguf_architecture(gguf_path: Path) -> tuple[str, int]:
     of its header (gguf.GGUFReader parses the whole vocabulary first: ~20 s here)."""
     from llama_cpp import Llama
 
-    from gba_core.llm.llamacpp_model import quiet_llama_logs
+    from gba_core.llm.llamacpp_process import quiet_llama_logs
 
     quiet_llama_logs()  # a vocab-only load warns about a context it never uses
     llama = Llama(model_path=str(gguf_path), vocab_only=True, verbose=False)
